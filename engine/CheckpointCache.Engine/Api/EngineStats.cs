@@ -1,0 +1,3 @@
+namespace CheckpointCache.Engine;
+
+public sealed record EngineStats(IReadOnlyList<NamespaceStats> Namespaces, TimeSpan RecoveryTime);

@@ -1,0 +1,49 @@
+namespace CheckpointCache.Engine.Options;
+
+/// <summary>
+/// The policy of one configured namespace. Each configured namespace is its own FASTER store
+/// with its own RAM and SSD budget, so a checkpoint burst in a files namespace cannot push hot
+/// KV blocks out of RAM.
+/// </summary>
+public sealed class NamespaceOptions
+{
+    public NamespaceKind Kind { get; set; } = NamespaceKind.Kv;
+
+    /// <summary>RAM tier: the hybrid log's in-memory region (rounded up to whole pages, at least 4 pages).</summary>
+    public ByteSize RamBytes { get; set; } = ByteSize.FromMiB(512);
+
+    /// <summary>SSD tier: what the namespace's folder may occupy on disk (as du counts it).</summary>
+    public ByteSize SsdBytes { get; set; } = ByteSize.FromGiB(16);
+
+    /// <summary>
+    /// Evictable namespaces drop their oldest data to stay within SsdBytes; pinned ones refuse writes
+    /// with an out-of-space error instead. Null means: true for kv, false for files.
+    /// </summary>
+    public bool? Evictable { get; set; }
+
+    /// <summary>Copy SSD hits back to the RAM tier (rewrites the value at the log tail). Null means: true for kv.</summary>
+    public bool? PromoteOnHit { get; set; }
+
+    /// <summary>Largest payload kept in one record; bigger values become chunks plus a manifest.</summary>
+    public ByteSize ChunkBytes { get; set; } = new(8 * ByteSize.MiB - ByteSize.KiB);
+
+    /// <summary>Log page size; a record never straddles pages, so it must exceed ChunkBytes plus headers.</summary>
+    public ByteSize PageBytes { get; set; } = ByteSize.FromMiB(32);
+
+    /// <summary>Log segment (file) size: the unit in which SSD space is given back.</summary>
+    public ByteSize SegmentBytes { get; set; } = ByteSize.FromMiB(256);
+
+    /// <summary>Typical value size: the first disk read fetches this much, so most reads take one I/O.</summary>
+    public ByteSize ReadHintBytes { get; set; } = ByteSize.FromMiB(1);
+
+    /// <summary>Share of the RAM tier that takes in-place updates; the rest absorbs flush latency.</summary>
+    public double MutableFraction { get; set; } = 0.5;
+
+    /// <summary>Hash index buckets (64 bytes each); 0 sizes it from SsdBytes / 256KiB.</summary>
+    public long IndexBuckets { get; set; }
+
+    public bool IsEvictable => Evictable ?? Kind == NamespaceKind.Kv;
+    public bool IsPromoteOnHit => PromoteOnHit ?? Kind == NamespaceKind.Kv;
+
+    public NamespaceOptions Clone() => (NamespaceOptions)MemberwiseClone();
+}

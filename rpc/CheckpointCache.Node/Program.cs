@@ -1,0 +1,2 @@
+// Node host: wired up by the node issue.
+return 0;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine, then runs every test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(python3 python3-grpcio python3-protobuf protobuf-compiler-grpc libxxhash0 python3-numpy)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+dotnet restore CheckpointCache.sln
+dotnet build CheckpointCache.sln -c Release --no-restore
+dotnet test CheckpointCache.sln -c Release --no-build --logger "console;verbosity=normal" "$@"
+
+if [ -d rpc/python/tests ]; then
+  /usr/bin/python3 -m unittest discover -s rpc/python/tests -v
+fi
