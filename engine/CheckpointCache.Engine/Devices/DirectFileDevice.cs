@@ -132,6 +132,11 @@ public sealed class DirectFileDevice : StorageDeviceBase
 
     private void Submit(in IoRequest request)
     {
+        if (_logger.IsEnabled(LogLevel.Trace))
+        {
+            _logger.LogTrace("{Kind} segment {Segment} offset {Offset} length {Length} buffer 0x{Buffer:X}",
+                request.Kind, request.Segment, request.Offset, request.Length, (ulong)request.Buffer);
+        }
         Interlocked.Increment(ref _inFlight);
         int error = Validate(request);
         if (error == 0 && request.Length == 0)
