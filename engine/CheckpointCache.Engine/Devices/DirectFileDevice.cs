@@ -68,6 +68,9 @@ public sealed class DirectFileDevice : StorageDeviceBase
     public static DirectFileDevice Create(string baseName, int ioThreads = 16, ILogger? logger = null, bool recover = true)
         => new(baseName, new DirectFileDeviceOptions { IoThreads = ioThreads, Recover = recover }, logger);
 
+    /// <summary>Whether this platform can run the device (Linux on x64 or arm64).</summary>
+    public static bool IsSupported => Libc.IsSupported;
+
     public DirectFileDeviceOptions Options { get; }
 
     /// <summary>False when the filesystem refused O_DIRECT (or it was turned off) and the page cache is used.</summary>

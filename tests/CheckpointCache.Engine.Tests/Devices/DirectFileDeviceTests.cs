@@ -11,7 +11,7 @@ public sealed class DirectFileDeviceTests : IDisposable
     public void Dispose() => _folder.Dispose();
 
     private DirectFileDevice Open(bool directIo = true, bool recover = true, bool syncWrites = true)
-        => new(_folder.Path("hlog"), new DirectFileDeviceOptions { IoThreads = 4, DirectIo = directIo, Recover = recover, SyncWrites = syncWrites });
+        => new(Path.Combine(_folder.Path, "hlog"), new DirectFileDeviceOptions { IoThreads = 4, DirectIo = directIo, Recover = recover, SyncWrites = syncWrites });
 
     private static void Fill(Span<byte> span, int seed)
     {
@@ -35,7 +35,7 @@ public sealed class DirectFileDeviceTests : IDisposable
         Assert.Equal((0u, (uint)src.Length), write);
         Assert.Equal((0u, (uint)dst.Length), read);
         Assert.True(src.Span.SequenceEqual(dst.Span));
-        Assert.True(File.Exists(_folder.Path("hlog.0")));
+        Assert.True(File.Exists(Path.Combine(_folder.Path, "hlog.0")));
         Assert.Equal(8 * Sector + src.Length, device.GetFileSize(0));
         Assert.Equal(0, device.Counters.Failures);
         Assert.True(device.Counters.Syncs >= 1);
@@ -69,7 +69,7 @@ public sealed class DirectFileDeviceTests : IDisposable
         var result = await DeviceCalls.ReadAsync(device, 7, 0, dst.Address, Sector);
 
         Assert.Equal((2u /* ENOENT */, 0u), result);
-        Assert.False(File.Exists(_folder.Path("hlog.7")), "a read must not create the segment");
+        Assert.False(File.Exists(Path.Combine(_folder.Path, "hlog.7")), "a read must not create the segment");
         Assert.Equal(1, device.Counters.Failures);
     }
 
@@ -87,7 +87,7 @@ public sealed class DirectFileDeviceTests : IDisposable
         Assert.Equal((22u, 0u), badLength);
         Assert.Equal((22u, 0u), badBuffer);
         Assert.Equal(3, device.Counters.Misaligned);
-        Assert.False(File.Exists(_folder.Path("hlog.0")));
+        Assert.False(File.Exists(Path.Combine(_folder.Path, "hlog.0")));
     }
 
     [Fact]
@@ -101,10 +101,10 @@ public sealed class DirectFileDeviceTests : IDisposable
         device.RemoveSegment(1);
         await DeviceCalls.RemoveSegmentAsync(device, 2);
 
-        Assert.True(File.Exists(_folder.Path("hlog.0")));
-        Assert.False(File.Exists(_folder.Path("hlog.1")));
-        Assert.False(File.Exists(_folder.Path("hlog.2")));
-        Assert.True(File.Exists(_folder.Path("hlog.3")));
+        Assert.True(File.Exists(Path.Combine(_folder.Path, "hlog.0")));
+        Assert.False(File.Exists(Path.Combine(_folder.Path, "hlog.1")));
+        Assert.False(File.Exists(Path.Combine(_folder.Path, "hlog.2")));
+        Assert.True(File.Exists(Path.Combine(_folder.Path, "hlog.3")));
         Assert.Equal(2u, (await DeviceCalls.ReadAsync(device, 1, 0, buffer.Address, Sector)).Error);
         Assert.Equal(2u, (await DeviceCalls.ReadAsync(device, 2, 0, buffer.Address, Sector)).Error);
         Assert.Equal(0u, (await DeviceCalls.ReadAsync(device, 3, 0, buffer.Address, Sector)).Error);
@@ -122,8 +122,8 @@ public sealed class DirectFileDeviceTests : IDisposable
                 Assert.Equal(0u, (await DeviceCalls.WriteAsync(device, segment, 0, buffer.Address, Sector)).Error);
             Assert.Equal(5, device.EndSegment);
         }
-        File.WriteAllText(_folder.Path("hlog.9.tmp"), "not a segment");
-        File.WriteAllText(_folder.Path("hlogx.12"), "another log");
+        File.WriteAllText(Path.Combine(_folder.Path, "hlog.9.tmp"), "not a segment");
+        File.WriteAllText(Path.Combine(_folder.Path, "hlogx.12"), "another log");
 
         using var reopened = Open();
         using var dst = new AlignedBuffer(Sector);
@@ -179,7 +179,7 @@ public sealed class DirectFileDeviceTests : IDisposable
     [Fact]
     public async Task A_throwing_callback_does_not_stop_the_io_threads()
     {
-        using var device = new DirectFileDevice(_folder.Path("hlog"), new DirectFileDeviceOptions { IoThreads = 1 });
+        using var device = new DirectFileDevice(Path.Combine(_folder.Path, "hlog"), new DirectFileDeviceOptions { IoThreads = 1 });
         using var buffer = new AlignedBuffer(Sector);
         device.WriteAsync(buffer.Address, 0, 0, Sector, (_, _, _) => throw new InvalidOperationException("callback bug"), null!);
         device.ReadAsync(0, 0, buffer.Address, Sector, (_, _, _) => throw new InvalidOperationException("callback bug"), null!);

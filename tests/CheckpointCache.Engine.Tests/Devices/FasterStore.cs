@@ -18,7 +18,7 @@ internal sealed class FasterStore : IDisposable
 
     public FasterStore(TestFolder folder, DirectFileDeviceOptions options, bool recover = false)
     {
-        Device = new DirectFileDevice(folder.Path("hlog"), options);
+        Device = new DirectFileDevice(Path.Combine(folder.Path, "hlog"), options);
         _store = new FasterKV<SpanByte, SpanByte>(
             1L << 12,
             new LogSettings
@@ -29,7 +29,7 @@ internal sealed class FasterStore : IDisposable
                 SegmentSizeBits = SegmentSizeBits,
                 MutableFraction = 0.5,
             },
-            new CheckpointSettings { CheckpointDir = folder.Path("checkpoints") });
+            new CheckpointSettings { CheckpointDir = Path.Combine(folder.Path, "checkpoints") });
         if (recover) _store.Recover();
         _session = _store.For(new SpanByteFunctions_ByteArrayOutput<Empty>()).NewSession<SpanByteFunctions_ByteArrayOutput<Empty>>();
     }
