@@ -10,6 +10,7 @@ internal static partial class Libc
 {
     // Flag values are Linux's; O_DIRECT is the one that differs between architectures.
     public const int O_RDONLY = 0x0;
+    public const int O_WRONLY = 0x1;
     public const int O_RDWR = 0x2;
     public const int O_CREAT = 0x40;
     public const int O_CLOEXEC = 0x80000;
@@ -43,6 +44,9 @@ internal static partial class Libc
 
     [LibraryImport("libc", EntryPoint = "lseek64", SetLastError = true)]
     public static partial long LSeek(int fd, long offset, int whence);
+
+    [LibraryImport("libc", EntryPoint = "sync")]
+    public static partial void Sync();
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
