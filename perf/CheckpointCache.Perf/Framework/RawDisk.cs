@@ -5,7 +5,7 @@ using CheckpointCache.Engine.Devices;
 namespace CheckpointCache.Perf.Framework;
 
 /// <summary>What the disk itself does for an I/O pattern, measured with O_DIRECT on blocking threads.</summary>
-public sealed record RawDiskResult(string Pattern, long Bytes, long Ops, TimeSpan Elapsed, LatencySummary Latency, bool DirectIo)
+public sealed record RawDiskResult(string Pattern, long Bytes, long Ops, TimeSpan Elapsed, LatencySummary Latency, bool DirectIo, double CpuCores)
 {
     public double MBps => Elapsed > TimeSpan.Zero ? Bytes / 1e6 / Elapsed.TotalSeconds : 0;
 }
@@ -29,6 +29,7 @@ public static class RawDisk
         var (fd, direct) = OpenFile(path, Libc.O_WRONLY | Libc.O_CREAT, warn);
         long next = -1;
         var latency = new LatencyRecorder(queueDepth);
+        var cpu = CpuMeter.Start();
         var stopwatch = Stopwatch.StartNew();
         try
         {
@@ -51,7 +52,7 @@ public static class RawDisk
             Libc.Close(fd);
         }
         return new RawDiskResult($"sequential write, {blockBytes / 1024} KiB blocks, QD {queueDepth}, fdatasync at end",
-            blocks * blockBytes, blocks, stopwatch.Elapsed, latency.Summarize(), direct);
+            blocks * blockBytes, blocks, stopwatch.Elapsed, latency.Summarize(), direct, cpu.CoresUsed());
     }
 
     /// <summary>Reads uniformly random <paramref name="blockBytes"/>-aligned blocks of the file for <paramref name="duration"/>.</summary>
@@ -61,6 +62,7 @@ public static class RawDisk
         var (fd, direct) = OpenFile(path, Libc.O_RDONLY, warn);
         long ops = 0;
         var latency = new LatencyRecorder(concurrency);
+        var cpu = CpuMeter.Start();
         var stopwatch = Stopwatch.StartNew();
         try
         {
@@ -86,7 +88,7 @@ public static class RawDisk
             Libc.Close(fd);
         }
         return new RawDiskResult($"random read, {blockBytes / 1024} KiB blocks, QD {concurrency}",
-            ops * blockBytes, ops, stopwatch.Elapsed, latency.Summarize(), direct);
+            ops * blockBytes, ops, stopwatch.Elapsed, latency.Summarize(), direct, cpu.CoresUsed());
     }
 
     private static int AlignUp(int bytes) => (bytes + Alignment - 1) / Alignment * Alignment;

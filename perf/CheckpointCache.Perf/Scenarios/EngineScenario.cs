@@ -8,7 +8,8 @@ namespace CheckpointCache.Perf.Scenarios;
 /// <summary>
 /// The engine's SSD tier against the raw disk under it. For each value size: fill a working set of
 /// 3x the RAM budget (durable: the time includes the final commit), drop the page cache, read
-/// uniformly random keys and check every value; then the same pattern on the raw disk in the same
+/// uniformly random keys and check every value, then only keys old enough to be on SSD alone;
+/// then the same pattern on the raw disk in the same
 /// folder (sequential O_DIRECT writes, random O_DIRECT reads).
 /// </summary>
 public sealed class EngineScenario : IScenario
@@ -72,6 +73,8 @@ public sealed class EngineScenario : IScenario
             .Column("raw_p50_ms", "raw p50 ms")
             .Column("raw_p99_ms", "raw p99 ms")
             .Column("ops", "ops")
+            .Column("engine_cpu_cores", "engine CPU cores")
+            .Column("raw_cpu_cores", "raw CPU cores")
             .Column("ram_hit_pct", "RAM hits %")
             .Column("ssd_hit_pct", "SSD hits %")
             .Column("misses", "misses")
@@ -118,16 +121,23 @@ public sealed class EngineScenario : IScenario
             }
 
             AddRows(result, size, suffix, engine, rawWrite, rawRead);
-            if (engine.Mismatches > 0) result.Failures.Add($"{size}: {engine.Mismatches} values read back with wrong bytes");
-            if (engine.Misses > 0) result.Failures.Add($"{size}: {engine.Misses} values of the working set were not found");
+            foreach (var read in new[] { engine.WorkingSet, engine.SsdResident })
+            {
+                if (read is null) continue;
+                if (read.Mismatches > 0) result.Failures.Add($"{size}: {read.Mismatches} values read back with wrong bytes");
+                if (read.Misses > 0) result.Failures.Add($"{size}: {read.Misses} reads of the working set found nothing");
+            }
         }
         return result;
     }
 
-    private sealed record EngineRun(
-        long ValueBytesWritten, TimeSpan WriteElapsed, LatencySummary PutLatency, DiskStats WriteDisk,
-        LoadResult Read, long BytesRead, long SsdBytesRead, long RamHits, long SsdHits, long Misses, long Mismatches,
-        LatencySummary SsdHitLatency, DiskStats ReadDisk, long PeakRss);
+    private sealed record WriteRun(long ValueBytes, TimeSpan Elapsed, LatencySummary Latency, DiskStats Disk, double Cores);
+
+    private sealed record ReadRun(
+        LoadResult Load, long Bytes, long SsdBytes, long RamHits, long SsdHits, long Misses, long Mismatches,
+        LatencySummary SsdHitLatency, DiskStats Disk, double Cores);
+
+    private sealed record EngineRun(WriteRun Write, ReadRun WorkingSet, ReadRun? SsdResident, long PeakRss);
 
     private async Task<EngineRun> RunEngineAsync(ScenarioContext context, int valueBytes, long count, string suffix, Action<string> warn, CancellationToken ct)
     {
@@ -164,60 +174,28 @@ public sealed class EngineScenario : IScenario
             await using var engine = await CacheEngine.OpenAsync(options, context.LoggerFactory, ct);
             var ns = engine.GetNamespace("kv");
 
-            // Write phase: distinct keys, then a commit, so the figure is durable ingest.
-            var buffers = Enumerable.Range(0, _concurrency).Select(_ => ValuePattern.NewBuffer(valueBytes)).ToArray();
-            long nextId = -1;
-            var disk0 = DiskStats.Read(blockDevice);
-            var stopwatch = Stopwatch.StartNew();
-            var write = await Load.RunAsync(_concurrency, null, async worker =>
-            {
-                long id = Interlocked.Increment(ref nextId);
-                if (id >= count) return false;
-                ValuePattern.Stamp(buffers[worker], id);
-                await ns.PutAsync(ValuePattern.Key(id), buffers[worker], ct);
-                return true;
-            }, ct);
-            await ns.CommitAsync(ct);
-            stopwatch.Stop();
-            var writeDisk = DiskStats.Read(blockDevice) - disk0;
-            context.Progress($"  wrote {count} values in {stopwatch.Elapsed.TotalSeconds:F1} s ({count * valueBytes / 1e6 / stopwatch.Elapsed.TotalSeconds:F0} MB/s)");
+            var write = await WriteAsync(ns, valueBytes, count, blockDevice, ct);
+            context.Progress($"  wrote {count} values in {write.Elapsed.TotalSeconds:F1} s ({write.ValueBytes / 1e6 / write.Elapsed.TotalSeconds:F0} MB/s)");
 
-            // Read phase: uniform random keys over the whole working set, every value checked.
             PageCache.Drop(warn);
-            long bytesRead = 0, ssdBytes = 0, ramHits = 0, ssdHits = 0, misses = 0, mismatches = 0;
-            var ssdLatency = new LatencyRecorder(_concurrency);
-            var randoms = Enumerable.Range(0, _concurrency).Select(w => new Random(w * 7919 + valueBytes)).ToArray();
-            var disk1 = DiskStats.Read(blockDevice);
-            context.Progress($"  random reads for {_readDuration.TotalSeconds:F0} s");
-            var read = await Load.RunAsync(_concurrency, _readDuration, async worker =>
+            context.Progress($"  random reads over the working set for {_readDuration.TotalSeconds:F0} s");
+            var workingSetRead = await ReadAsync(ns, valueBytes, 0, count, blockDevice, ct);
+            context.Progress($"  read {workingSetRead.Load.Operations} values ({workingSetRead.Bytes / 1e6 / workingSetRead.Load.Elapsed.TotalSeconds:F0} MB/s), " +
+                             $"{workingSetRead.SsdHits} from SSD, {workingSetRead.Misses} misses, {workingSetRead.Mismatches} mismatches");
+
+            // The log is FIFO: the oldest ids are certainly out of the RAM tier (25% margin for page slack),
+            // so this phase compares the SSD path alone with the disk.
+            long ssdOnly = count - (long)(_ram.Bytes * 1.25 / valueBytes) - _concurrency;
+            ReadRun? ssdRead = null;
+            if (ssdOnly >= _concurrency && !_promote)
             {
-                long id = randoms[worker].NextInt64(count);
-                long start = Stopwatch.GetTimestamp();
-                using var value = await ns.GetAsync(ValuePattern.Key(id), ct);
-                if (value is null)
-                {
-                    Interlocked.Increment(ref misses);
-                    return true;
-                }
-                if (!ValuePattern.Verify(value.Span, id, valueBytes)) Interlocked.Increment(ref mismatches);
-                Interlocked.Add(ref bytesRead, value.Length);
-                if (value.Tier == Tier.Ssd)
-                {
-                    ssdLatency.Record(worker, start);
-                    Interlocked.Increment(ref ssdHits);
-                    Interlocked.Add(ref ssdBytes, value.Length);
-                }
-                else
-                {
-                    Interlocked.Increment(ref ramHits);
-                }
-                return true;
-            }, ct);
-            var readDisk = DiskStats.Read(blockDevice) - disk1;
-            long peak = PeakRss.Read();
-            context.Progress($"  read {read.Operations} values ({bytesRead / 1e6 / read.Elapsed.TotalSeconds:F0} MB/s), {ssdHits} from SSD, {misses} misses, {mismatches} mismatches");
-            return new EngineRun(count * valueBytes, stopwatch.Elapsed, write.Latency, writeDisk, read, bytesRead, ssdBytes, ramHits, ssdHits,
-                misses, mismatches, ssdLatency.Summarize(), readDisk, peak);
+                PageCache.Drop(warn);
+                context.Progress($"  random reads over the {ssdOnly} oldest (SSD-resident) values for {_readDuration.TotalSeconds:F0} s");
+                ssdRead = await ReadAsync(ns, valueBytes, 0, ssdOnly, blockDevice, ct);
+                context.Progress($"  read {ssdRead.Load.Operations} values ({ssdRead.Bytes / 1e6 / ssdRead.Load.Elapsed.TotalSeconds:F0} MB/s), " +
+                                 $"{ssdRead.RamHits} from RAM, {ssdRead.Misses} misses, {ssdRead.Mismatches} mismatches");
+            }
+            return new EngineRun(write, workingSetRead, ssdRead, PeakRss.Read());
         }
         finally
         {
@@ -225,61 +203,128 @@ public sealed class EngineScenario : IScenario
         }
     }
 
+    /// <summary>Distinct keys from concurrent writers, then a commit: the figure is durable ingest.</summary>
+    private async Task<WriteRun> WriteAsync(ICacheNamespace ns, int valueBytes, long count, string blockDevice, CancellationToken ct)
+    {
+        var buffers = Enumerable.Range(0, _concurrency).Select(_ => ValuePattern.NewBuffer(valueBytes)).ToArray();
+        long nextId = -1;
+        var disk = DiskStats.Read(blockDevice);
+        var cpu = CpuMeter.Start();
+        var stopwatch = Stopwatch.StartNew();
+        var load = await Load.RunAsync(_concurrency, null, async worker =>
+        {
+            long id = Interlocked.Increment(ref nextId);
+            if (id >= count) return false;
+            ValuePattern.Stamp(buffers[worker], id);
+            await ns.PutAsync(ValuePattern.Key(id), buffers[worker], ct);
+            return true;
+        }, ct);
+        await ns.CommitAsync(ct);
+        stopwatch.Stop();
+        return new WriteRun(count * valueBytes, stopwatch.Elapsed, load.Latency, DiskStats.Read(blockDevice) - disk, cpu.CoresUsed());
+    }
+
+    /// <summary>Uniformly random ids in [from, to) for the read duration; every value is checked.</summary>
+    private async Task<ReadRun> ReadAsync(ICacheNamespace ns, int valueBytes, long from, long to, string blockDevice, CancellationToken ct)
+    {
+        long bytes = 0, ssdBytes = 0, ramHits = 0, ssdHits = 0, misses = 0, mismatches = 0;
+        var ssdLatency = new LatencyRecorder(_concurrency);
+        var randoms = Enumerable.Range(0, _concurrency).Select(w => new Random(w * 7919 + (int)to)).ToArray();
+        var disk = DiskStats.Read(blockDevice);
+        var cpu = CpuMeter.Start();
+        var load = await Load.RunAsync(_concurrency, _readDuration, async worker =>
+        {
+            long id = from + randoms[worker].NextInt64(to - from);
+            long start = Stopwatch.GetTimestamp();
+            using var value = await ns.GetAsync(ValuePattern.Key(id), ct);
+            if (value is null)
+            {
+                Interlocked.Increment(ref misses);
+                return true;
+            }
+            if (!ValuePattern.Verify(value.Span, id, valueBytes)) Interlocked.Increment(ref mismatches);
+            Interlocked.Add(ref bytes, value.Length);
+            if (value.Tier == Tier.Ssd)
+            {
+                ssdLatency.Record(worker, start);
+                Interlocked.Increment(ref ssdHits);
+                Interlocked.Add(ref ssdBytes, value.Length);
+            }
+            else
+            {
+                Interlocked.Increment(ref ramHits);
+            }
+            return true;
+        }, ct);
+        double cores = cpu.CoresUsed();
+        return new ReadRun(load, bytes, ssdBytes, ramHits, ssdHits, misses, mismatches, ssdLatency.Summarize(), DiskStats.Read(blockDevice) - disk, cores);
+    }
+
     private void AddRows(ScenarioResult result, ByteSize size, string suffix, EngineRun e, RawDiskResult? rawWrite, RawDiskResult? rawRead)
     {
-        double writeMBps = e.ValueBytesWritten / 1e6 / e.WriteElapsed.TotalSeconds;
-        double readMBps = e.BytesRead / 1e6 / e.Read.Elapsed.TotalSeconds;
         double peakMiB = e.PeakRss / (1024.0 * 1024);
         double rssVsRam = (double)e.PeakRss / _ram.Bytes;
 
+        var w = e.Write;
+        double writeMBps = w.ValueBytes / 1e6 / w.Elapsed.TotalSeconds;
         var write = result.AddRow();
         write["value"] = size.ToString();
         write["phase"] = "write + commit";
         write["engine_mbps"] = writeMBps;
-        write["engine_p50_ms"] = e.PutLatency.P50Ms;
-        write["engine_p99_ms"] = e.PutLatency.P99Ms;
-        write["ops"] = e.PutLatency.Count;
-        write["disk_amp"] = e.WriteDisk.WriteBytes > 0 ? (double)e.WriteDisk.WriteBytes / e.ValueBytesWritten : double.NaN;
+        write["engine_p50_ms"] = w.Latency.P50Ms;
+        write["engine_p99_ms"] = w.Latency.P99Ms;
+        write["ops"] = w.Latency.Count;
+        write["engine_cpu_cores"] = w.Cores;
+        write["disk_amp"] = w.Disk.WriteBytes > 0 ? (double)w.Disk.WriteBytes / w.ValueBytes : double.NaN;
         write["peak_rss_mib"] = peakMiB;
         write["rss_vs_ram"] = rssVsRam;
-
-        var read = result.AddRow();
-        long hits = e.RamHits + e.SsdHits;
-        read["value"] = size.ToString();
-        read["phase"] = "random read";
-        read["engine_mbps"] = readMBps;
-        read["engine_p50_ms"] = e.Read.Latency.P50Ms;
-        read["engine_p99_ms"] = e.Read.Latency.P99Ms;
-        read["ssd_hit_p50_ms"] = e.SsdHitLatency.P50Ms;
-        read["ssd_hit_p99_ms"] = e.SsdHitLatency.P99Ms;
-        read["ops"] = e.Read.Operations;
-        read["ram_hit_pct"] = hits > 0 ? 100.0 * e.RamHits / hits : 0;
-        read["ssd_hit_pct"] = hits > 0 ? 100.0 * e.SsdHits / hits : 0;
-        read["misses"] = e.Misses;
-        read["mismatches"] = e.Mismatches;
-        read["disk_amp"] = e.SsdBytesRead > 0 && e.ReadDisk.ReadBytes > 0 ? (double)e.ReadDisk.ReadBytes / e.SsdBytesRead : double.NaN;
-        read["disk_write_mb_during_reads"] = e.ReadDisk.WriteBytes / 1e6;
-        read["peak_rss_mib"] = peakMiB;
-        read["rss_vs_ram"] = rssVsRam;
-
         if (rawWrite is not null)
         {
             write["raw_mbps"] = rawWrite.MBps;
             write["raw_p50_ms"] = rawWrite.Latency.P50Ms;
             write["raw_p99_ms"] = rawWrite.Latency.P99Ms;
-            write["ratio"] = writeMBps / rawWrite.MBps;
+            write["raw_cpu_cores"] = rawWrite.CpuCores;
             write["raw_direct_io"] = rawWrite.DirectIo;
+            write["ratio"] = writeMBps / rawWrite.MBps;
             AddRatio(result, "ssd_write_vs_disk", suffix, writeMBps / rawWrite.MBps);
         }
-        if (rawRead is not null)
-        {
-            read["raw_mbps"] = rawRead.MBps;
-            read["raw_p50_ms"] = rawRead.Latency.P50Ms;
-            read["raw_p99_ms"] = rawRead.Latency.P99Ms;
-            read["ratio"] = readMBps / rawRead.MBps;
-            read["raw_direct_io"] = rawRead.DirectIo;
-            AddRatio(result, "ssd_randread_vs_disk", suffix, readMBps / rawRead.MBps);
-        }
+
+        AddReadRow(result, size, suffix, "random read, working set", "ssd_randread_vs_disk", e.WorkingSet, rawRead, peakMiB, rssVsRam);
+        if (e.SsdResident is not null)
+            AddReadRow(result, size, suffix, "random read, SSD-resident keys", "ssd_only_randread_vs_disk", e.SsdResident, rawRead, peakMiB, rssVsRam);
+    }
+
+    private static void AddReadRow(ScenarioResult result, ByteSize size, string suffix, string phase, string ratioName, ReadRun r, RawDiskResult? raw,
+        double peakMiB, double rssVsRam)
+    {
+        double mbps = r.Bytes / 1e6 / r.Load.Elapsed.TotalSeconds;
+        long hits = r.RamHits + r.SsdHits;
+        var row = result.AddRow();
+        row["value"] = size.ToString();
+        row["phase"] = phase;
+        row["engine_mbps"] = mbps;
+        row["engine_p50_ms"] = r.Load.Latency.P50Ms;
+        row["engine_p99_ms"] = r.Load.Latency.P99Ms;
+        row["ssd_hit_p50_ms"] = r.SsdHitLatency.P50Ms;
+        row["ssd_hit_p99_ms"] = r.SsdHitLatency.P99Ms;
+        row["ops"] = r.Load.Operations;
+        row["engine_cpu_cores"] = r.Cores;
+        row["ram_hit_pct"] = hits > 0 ? 100.0 * r.RamHits / hits : 0;
+        row["ssd_hit_pct"] = hits > 0 ? 100.0 * r.SsdHits / hits : 0;
+        row["misses"] = r.Misses;
+        row["mismatches"] = r.Mismatches;
+        row["disk_amp"] = r.SsdBytes > 0 && r.Disk.ReadBytes > 0 ? (double)r.Disk.ReadBytes / r.SsdBytes : double.NaN;
+        row["disk_write_mb_during_reads"] = r.Disk.WriteBytes / 1e6;
+        row["peak_rss_mib"] = peakMiB;
+        row["rss_vs_ram"] = rssVsRam;
+        if (raw is null) return;
+        row["raw_mbps"] = raw.MBps;
+        row["raw_p50_ms"] = raw.Latency.P50Ms;
+        row["raw_p99_ms"] = raw.Latency.P99Ms;
+        row["raw_cpu_cores"] = raw.CpuCores;
+        row["raw_direct_io"] = raw.DirectIo;
+        row["ratio"] = mbps / raw.MBps;
+        AddRatio(result, ratioName, suffix, mbps / raw.MBps);
     }
 
     private static void AddRatio(ScenarioResult result, string name, string suffix, double value)
