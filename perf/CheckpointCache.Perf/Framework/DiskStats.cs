@@ -26,4 +26,6 @@ public readonly record struct DiskStats(long ReadBytes, long WriteBytes)
     }
 
     public static DiskStats operator -(DiskStats a, DiskStats b) => new(a.ReadBytes - b.ReadBytes, a.WriteBytes - b.WriteBytes);
+
+    public static DiskStats operator +(DiskStats a, DiskStats b) => new(a.ReadBytes + b.ReadBytes, a.WriteBytes + b.WriteBytes);
 }

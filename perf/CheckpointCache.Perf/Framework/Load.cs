@@ -12,9 +12,11 @@ public static class Load
     /// Each worker calls <paramref name="operation"/> (with its worker index) until it returns false
     /// (no work left; that call is not counted) or <paramref name="duration"/> has passed.
     /// </summary>
-    public static async Task<LoadResult> RunAsync(int workers, TimeSpan? duration, Func<int, ValueTask<bool>> operation, CancellationToken cancellationToken = default)
+    /// <param name="latency">Records into this recorder (e.g. to merge several slices of one phase); a new one when null.</param>
+    public static async Task<LoadResult> RunAsync(int workers, TimeSpan? duration, Func<int, ValueTask<bool>> operation,
+        LatencyRecorder? latency = null, CancellationToken cancellationToken = default)
     {
-        var latency = new LatencyRecorder(workers);
+        latency ??= new LatencyRecorder(workers);
         long operations = 0;
         long deadline = duration is { } d ? Stopwatch.GetTimestamp() + (long)(d.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
         var stopwatch = Stopwatch.StartNew();

@@ -56,12 +56,13 @@ public static class RawDisk
     }
 
     /// <summary>Reads uniformly random <paramref name="blockBytes"/>-aligned blocks of the file for <paramref name="duration"/>.</summary>
-    public static unsafe RawDiskResult RandomRead(string path, int blockBytes, int concurrency, TimeSpan duration, Action<string> warn)
+    /// <param name="latency">Records into this recorder (to merge several slices of one phase); a new one when null.</param>
+    public static unsafe RawDiskResult RandomRead(string path, int blockBytes, int concurrency, TimeSpan duration, Action<string> warn, LatencyRecorder? latency = null)
     {
         blockBytes = AlignUp(blockBytes);
         var (fd, direct) = OpenFile(path, Libc.O_RDONLY, warn);
         long ops = 0;
-        var latency = new LatencyRecorder(concurrency);
+        latency ??= new LatencyRecorder(concurrency);
         var cpu = CpuMeter.Start();
         var stopwatch = Stopwatch.StartNew();
         try
@@ -72,7 +73,7 @@ public static class RawDisk
             RunThreads(concurrency, blockBytes, (worker, address) =>
             {
                 byte* buffer = (byte*)address;
-                var random = new Random(worker * 7919 + 17);
+                var random = new Random();
                 while (Stopwatch.GetTimestamp() < deadline)
                 {
                     long start = Stopwatch.GetTimestamp();

@@ -7,18 +7,19 @@ namespace CheckpointCache.Perf.Scenarios;
 
 /// <summary>
 /// The engine's SSD tier against the raw disk under it. For each value size: fill a working set of
-/// 3x the RAM budget (durable: the time includes the final commit), drop the page cache, read
-/// uniformly random keys and check every value, then only keys old enough to be on SSD alone;
-/// then the same pattern on the raw disk in the same
-/// folder (sequential O_DIRECT writes, random O_DIRECT reads).
+/// 3x the RAM budget through the engine (durable: the time includes the final commit), then write
+/// the same bytes to a raw file in the same folder (sequential O_DIRECT, fdatasync at the end).
+/// Then reads, with the page cache dropped before each slice: uniformly random keys over the whole
+/// working set (every value checked), random keys old enough to be on SSD only, and random
+/// value-sized O_DIRECT reads of the raw file. The read phases run in alternating slices so that a
+/// disk whose speed drifts (shared machines, cloud disks) biases none of them.
 /// </summary>
 public sealed class EngineScenario : IScenario
 {
     private ByteSize _ram;
     private IReadOnlyList<ByteSize> _sizes = [];
-    private int _concurrency;
+    private int _concurrency, _ioThreads, _rounds;
     private TimeSpan _readDuration;
-    private int _ioThreads;
     private double _workingSetFactor;
     private bool _promote, _buffered, _keep, _skipRaw;
     private ByteSize _pageBytes, _segmentBytes;
@@ -31,7 +32,8 @@ public sealed class EngineScenario : IScenario
         --ram SIZE            RAM budget of the kv namespace (default 1GiB); working set = 3 x this
         --sizes LIST          value sizes (default 256k,1m,4m)
         --concurrency N       outstanding requests, and raw-disk queue depth (default 4)
-        --seconds S           duration of each random-read phase (default 20)
+        --seconds S           duration of each read phase (default 20)
+        --rounds N            slices each read phase is cut into, alternating between phases (default 4)
         --io-threads N        engine I/O threads per namespace device (default 16)
         --working-set X       working set as a multiple of --ram (default 3)
         --page SIZE           engine page size (default 32MiB); --segment SIZE segment size (default 256MiB)
@@ -46,6 +48,7 @@ public sealed class EngineScenario : IScenario
         _sizes = args.Sizes("sizes", "256k,1m,4m");
         _concurrency = args.Int("concurrency", 4);
         _readDuration = TimeSpan.FromSeconds(args.Double("seconds", 20));
+        _rounds = args.Int("rounds", 4);
         _ioThreads = args.Int("io-threads", 16);
         _workingSetFactor = args.Double("working-set", 3);
         _pageBytes = args.Size("page", ByteSize.FromMiB(32));
@@ -55,40 +58,20 @@ public sealed class EngineScenario : IScenario
         _keep = args.Flag("keep");
         _skipRaw = args.Flag("skip-raw");
         if (_concurrency < 1) throw new ArgumentException("--concurrency must be at least 1");
+        if (_rounds < 1) throw new ArgumentException("--rounds must be at least 1");
         if (_sizes.Any(s => s.Bytes < 4096 || s.Bytes > int.MaxValue / 2)) throw new ArgumentException("--sizes must be between 4KiB and 1GiB");
     }
 
     public async Task<ScenarioResult> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
-        var result = new ScenarioResult()
-            .Column("value", "value")
-            .Column("phase", "phase")
-            .Column("engine_mbps", "engine MB/s")
-            .Column("raw_mbps", "raw disk MB/s")
-            .Column("ratio", "engine / raw")
-            .Column("engine_p50_ms", "engine p50 ms")
-            .Column("engine_p99_ms", "engine p99 ms")
-            .Column("ssd_hit_p50_ms", "SSD-hit p50 ms")
-            .Column("ssd_hit_p99_ms", "SSD-hit p99 ms")
-            .Column("raw_p50_ms", "raw p50 ms")
-            .Column("raw_p99_ms", "raw p99 ms")
-            .Column("ops", "ops")
-            .Column("engine_cpu_cores", "engine CPU cores")
-            .Column("raw_cpu_cores", "raw CPU cores")
-            .Column("ram_hit_pct", "RAM hits %")
-            .Column("ssd_hit_pct", "SSD hits %")
-            .Column("misses", "misses")
-            .Column("mismatches", "mismatches")
-            .Column("disk_amp", "disk bytes / value bytes")
-            .Column("peak_rss_mib", "peak RSS MiB")
-            .Column("rss_vs_ram", "peak RSS / RAM budget");
+        var result = NewResult();
         void Warn(string message)
         {
             context.Progress("WARNING: " + message);
             if (!result.Notes.Contains(message)) result.Notes.Add(message);
         }
 
-        result.Notes.Add($"RAM budget {_ram}, working set {_workingSetFactor} x RAM, concurrency {_concurrency}, {_readDuration.TotalSeconds:F0} s per read phase, " +
+        result.Notes.Add($"RAM budget {_ram}, working set {_workingSetFactor} x RAM, concurrency {_concurrency}, {_readDuration.TotalSeconds:F0} s per read phase in {_rounds} slices, " +
                          $"engine {(_buffered ? "FASTER managed device" : "O_DIRECT device")} with {_ioThreads} I/O threads, page {_pageBytes}, promote on hit {_promote}");
         if (!PeakRss.TryReset()) result.Notes.Add("peak RSS could not be reset per value size; it covers the whole run");
         if (context.Machine.BlockDevice.Length == 0) result.Notes.Add("no block device found under the data folder; disk byte counts are unavailable");
@@ -96,32 +79,9 @@ public sealed class EngineScenario : IScenario
         foreach (var size in _sizes)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            int valueBytes = (int)size.Bytes;
-            long count = Math.Max(_concurrency, (long)(_ram.Bytes * _workingSetFactor / valueBytes));
-            string suffix = Suffix(size);
-            context.Progress($"{size}: engine, {count} values ({count * valueBytes / 1e9:F2} GB)");
-            var engine = await RunEngineAsync(context, valueBytes, count, suffix, Warn, cancellationToken);
-
-            RawDiskResult? rawWrite = null, rawRead = null;
-            if (!_skipRaw)
-            {
-                string rawPath = Path.Combine(context.DataDirectory, $"raw-{suffix}.dat");
-                try
-                {
-                    context.Progress($"{size}: raw disk, sequential write of {count * valueBytes / 1e9:F2} GB");
-                    rawWrite = RawDisk.SequentialWrite(rawPath, count * valueBytes, valueBytes, _concurrency, Warn);
-                    PageCache.Drop(Warn);
-                    context.Progress($"{size}: raw disk, random reads for {_readDuration.TotalSeconds:F0} s");
-                    rawRead = RawDisk.RandomRead(rawPath, valueBytes, _concurrency, _readDuration, Warn);
-                }
-                finally
-                {
-                    File.Delete(rawPath);
-                }
-            }
-
-            AddRows(result, size, suffix, engine, rawWrite, rawRead);
-            foreach (var read in new[] { engine.WorkingSet, engine.SsdResident })
+            var run = await RunSizeAsync(context, size, Warn, cancellationToken);
+            AddRows(result, size, run);
+            foreach (var read in new[] { run.WorkingSet, run.SsdResident })
             {
                 if (read is null) continue;
                 if (read.Mismatches > 0) result.Failures.Add($"{size}: {read.Mismatches} values read back with wrong bytes");
@@ -133,75 +93,93 @@ public sealed class EngineScenario : IScenario
 
     private sealed record WriteRun(long ValueBytes, TimeSpan Elapsed, LatencySummary Latency, DiskStats Disk, double Cores);
 
-    private sealed record ReadRun(
-        LoadResult Load, long Bytes, long SsdBytes, long RamHits, long SsdHits, long Misses, long Mismatches,
-        LatencySummary SsdHitLatency, DiskStats Disk, double Cores);
+    private sealed record SizeRun(WriteRun Write, RawDiskResult? RawWrite, ReadTotals WorkingSet, ReadTotals? SsdResident, RawTotals? RawRead, long PeakRss);
 
-    private sealed record EngineRun(WriteRun Write, ReadRun WorkingSet, ReadRun? SsdResident, long PeakRss);
-
-    private async Task<EngineRun> RunEngineAsync(ScenarioContext context, int valueBytes, long count, string suffix, Action<string> warn, CancellationToken ct)
+    private async Task<SizeRun> RunSizeAsync(ScenarioContext context, ByteSize size, Action<string> warn, CancellationToken ct)
     {
+        int valueBytes = (int)size.Bytes;
+        long count = Math.Max(_concurrency, (long)(_ram.Bytes * _workingSetFactor / valueBytes));
+        string suffix = Suffix(size);
         string directory = Path.Combine(context.DataDirectory, $"engine-{suffix}");
+        string rawPath = Path.Combine(context.DataDirectory, $"raw-{suffix}.dat");
+        string blockDevice = context.Machine.BlockDevice;
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
-        long workingSet = count * valueBytes;
-        var options = new EngineOptions
-        {
-            DataDirectory = directory,
-            DirectIo = !_buffered,
-            IoThreads = _ioThreads,
-            MaxValueBytes = new ByteSize(Math.Max(valueBytes, ByteSize.FromMiB(64).Bytes)),
-            Namespaces =
-            {
-                ["kv"] = new NamespaceOptions
-                {
-                    Kind = NamespaceKind.Kv,
-                    RamBytes = _ram,
-                    // Room for the whole working set twice over: the benchmark measures reads, not eviction.
-                    SsdBytes = new ByteSize(_ram.Bytes + 2 * workingSet + 4 * _segmentBytes.Bytes + ByteSize.FromMiB(256).Bytes),
-                    PageBytes = _pageBytes,
-                    SegmentBytes = _segmentBytes,
-                    ReadHintBytes = new ByteSize(valueBytes),
-                    PromoteOnHit = _promote,
-                },
-            },
-        };
 
         PageCache.Drop(warn);
         PeakRss.TryReset();
-        string blockDevice = context.Machine.BlockDevice;
         try
         {
-            await using var engine = await CacheEngine.OpenAsync(options, context.LoggerFactory, ct);
+            await using var engine = await CacheEngine.OpenAsync(EngineOptionsFor(directory, valueBytes, count), context.LoggerFactory, ct);
             var ns = engine.GetNamespace("kv");
 
+            context.Progress($"{size}: engine writes {count} values ({count * valueBytes / 1e9:F2} GB)");
             var write = await WriteAsync(ns, valueBytes, count, blockDevice, ct);
-            context.Progress($"  wrote {count} values in {write.Elapsed.TotalSeconds:F1} s ({write.ValueBytes / 1e6 / write.Elapsed.TotalSeconds:F0} MB/s)");
+            context.Progress($"  {write.ValueBytes / 1e6 / write.Elapsed.TotalSeconds:F0} MB/s");
 
-            PageCache.Drop(warn);
-            context.Progress($"  random reads over the working set for {_readDuration.TotalSeconds:F0} s");
-            var workingSetRead = await ReadAsync(ns, valueBytes, 0, count, blockDevice, ct);
-            context.Progress($"  read {workingSetRead.Load.Operations} values ({workingSetRead.Bytes / 1e6 / workingSetRead.Load.Elapsed.TotalSeconds:F0} MB/s), " +
-                             $"{workingSetRead.SsdHits} from SSD, {workingSetRead.Misses} misses, {workingSetRead.Mismatches} mismatches");
-
-            // The log is FIFO: the oldest ids are certainly out of the RAM tier (25% margin for page slack),
-            // so this phase compares the SSD path alone with the disk.
-            long ssdOnly = count - (long)(_ram.Bytes * 1.25 / valueBytes) - _concurrency;
-            ReadRun? ssdRead = null;
-            if (ssdOnly >= _concurrency && !_promote)
+            RawDiskResult? rawWrite = null;
+            if (!_skipRaw)
             {
-                PageCache.Drop(warn);
-                context.Progress($"  random reads over the {ssdOnly} oldest (SSD-resident) values for {_readDuration.TotalSeconds:F0} s");
-                ssdRead = await ReadAsync(ns, valueBytes, 0, ssdOnly, blockDevice, ct);
-                context.Progress($"  read {ssdRead.Load.Operations} values ({ssdRead.Bytes / 1e6 / ssdRead.Load.Elapsed.TotalSeconds:F0} MB/s), " +
-                                 $"{ssdRead.RamHits} from RAM, {ssdRead.Misses} misses, {ssdRead.Mismatches} mismatches");
+                context.Progress($"{size}: raw disk writes {count * valueBytes / 1e9:F2} GB");
+                rawWrite = RawDisk.SequentialWrite(rawPath, count * valueBytes, valueBytes, _concurrency, warn);
+                context.Progress($"  {rawWrite.MBps:F0} MB/s");
             }
-            return new EngineRun(write, workingSetRead, ssdRead, PeakRss.Read());
+
+            // The log is FIFO: the oldest ids are certainly out of the RAM tier (25% margin for page
+            // slack), so reading only those measures the SSD path alone.
+            long ssdOnly = count - (long)(_ram.Bytes * 1.25 / valueBytes) - _concurrency;
+            var workingSet = new ReadTotals(_concurrency, 0, count, blockDevice);
+            var ssdResident = ssdOnly >= _concurrency && !_promote ? new ReadTotals(_concurrency, 0, ssdOnly, blockDevice) : null;
+            var rawRead = _skipRaw ? null : new RawTotals(_concurrency);
+            var slice = _readDuration / _rounds;
+            for (int round = 1; round <= _rounds; round++)
+            {
+                context.Progress($"{size}: read round {round}/{_rounds}, {slice.TotalSeconds:F1} s per phase");
+                PageCache.Drop(warn);
+                await workingSet.RunAsync(ns, valueBytes, slice, ct);
+                if (ssdResident is not null)
+                {
+                    PageCache.Drop(warn);
+                    await ssdResident.RunAsync(ns, valueBytes, slice, ct);
+                }
+                if (rawRead is not null)
+                {
+                    PageCache.Drop(warn);
+                    rawRead.Add(RawDisk.RandomRead(rawPath, valueBytes, _concurrency, slice, warn, rawRead.Latency));
+                }
+            }
+            context.Progress($"  working set {workingSet.MBps:F0} MB/s ({workingSet.SsdHits} SSD hits, {workingSet.Misses} misses, {workingSet.Mismatches} mismatches)" +
+                             (ssdResident is null ? "" : $", SSD-resident {ssdResident.MBps:F0} MB/s") +
+                             (rawRead is null ? "" : $", raw {rawRead.MBps:F0} MB/s"));
+            return new SizeRun(write, rawWrite, workingSet, ssdResident, rawRead, PeakRss.Read());
         }
         finally
         {
+            File.Delete(rawPath);
             if (!_keep && Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
         }
     }
+
+    private EngineOptions EngineOptionsFor(string directory, int valueBytes, long count) => new()
+    {
+        DataDirectory = directory,
+        DirectIo = !_buffered,
+        IoThreads = _ioThreads,
+        MaxValueBytes = new ByteSize(Math.Max(valueBytes, ByteSize.FromMiB(64).Bytes)),
+        Namespaces =
+        {
+            ["kv"] = new NamespaceOptions
+            {
+                Kind = NamespaceKind.Kv,
+                RamBytes = _ram,
+                // Room for the whole working set twice over: the benchmark measures reads, not eviction.
+                SsdBytes = new ByteSize(_ram.Bytes + 2 * count * valueBytes + 4 * _segmentBytes.Bytes + ByteSize.FromMiB(256).Bytes),
+                PageBytes = _pageBytes,
+                SegmentBytes = _segmentBytes,
+                ReadHintBytes = new ByteSize(valueBytes),
+                PromoteOnHit = _promote,
+            },
+        },
+    };
 
     /// <summary>Distinct keys from concurrent writers, then a commit: the figure is durable ingest.</summary>
     private async Task<WriteRun> WriteAsync(ICacheNamespace ns, int valueBytes, long count, string blockDevice, CancellationToken ct)
@@ -218,54 +196,120 @@ public sealed class EngineScenario : IScenario
             ValuePattern.Stamp(buffers[worker], id);
             await ns.PutAsync(ValuePattern.Key(id), buffers[worker], ct);
             return true;
-        }, ct);
+        }, cancellationToken: ct);
         await ns.CommitAsync(ct);
         stopwatch.Stop();
         return new WriteRun(count * valueBytes, stopwatch.Elapsed, load.Latency, DiskStats.Read(blockDevice) - disk, cpu.CoresUsed());
     }
 
-    /// <summary>Uniformly random ids in [from, to) for the read duration; every value is checked.</summary>
-    private async Task<ReadRun> ReadAsync(ICacheNamespace ns, int valueBytes, long from, long to, string blockDevice, CancellationToken ct)
+    /// <summary>Uniformly random ids in [from, to), accumulated over the slices of one read phase; every value is checked.</summary>
+    private sealed class ReadTotals(int concurrency, long from, long to, string blockDevice)
     {
-        long bytes = 0, ssdBytes = 0, ramHits = 0, ssdHits = 0, misses = 0, mismatches = 0;
-        var ssdLatency = new LatencyRecorder(_concurrency);
-        var randoms = Enumerable.Range(0, _concurrency).Select(w => new Random(w * 7919 + (int)to)).ToArray();
-        var disk = DiskStats.Read(blockDevice);
-        var cpu = CpuMeter.Start();
-        var load = await Load.RunAsync(_concurrency, _readDuration, async worker =>
+        private readonly Random[] _randoms = Enumerable.Range(0, concurrency).Select(_ => new Random()).ToArray();
+        private long _bytes, _ssdBytes, _ramHits, _ssdHits, _misses, _mismatches, _operations;
+        private TimeSpan _elapsed, _cpu;
+        private DiskStats _disk;
+
+        public LatencyRecorder Latency { get; } = new(concurrency);
+        public LatencyRecorder SsdHitLatency { get; } = new(concurrency);
+        public long Operations => _operations;
+        public long Bytes => _bytes;
+        public long SsdBytes => _ssdBytes;
+        public long RamHits => _ramHits;
+        public long SsdHits => _ssdHits;
+        public long Misses => _misses;
+        public long Mismatches => _mismatches;
+        public DiskStats Disk => _disk;
+        public double MBps => _elapsed > TimeSpan.Zero ? _bytes / 1e6 / _elapsed.TotalSeconds : 0;
+        public double Cores => _elapsed > TimeSpan.Zero ? _cpu / _elapsed : 0;
+
+        public async Task RunAsync(ICacheNamespace ns, int valueBytes, TimeSpan duration, CancellationToken ct)
         {
-            long id = from + randoms[worker].NextInt64(to - from);
-            long start = Stopwatch.GetTimestamp();
-            using var value = await ns.GetAsync(ValuePattern.Key(id), ct);
-            if (value is null)
+            var disk = DiskStats.Read(blockDevice);
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var load = await Load.RunAsync(concurrency, duration, async worker =>
             {
-                Interlocked.Increment(ref misses);
+                long id = from + _randoms[worker].NextInt64(to - from);
+                long start = Stopwatch.GetTimestamp();
+                using var value = await ns.GetAsync(ValuePattern.Key(id), ct);
+                if (value is null)
+                {
+                    Interlocked.Increment(ref _misses);
+                    return true;
+                }
+                if (!ValuePattern.Verify(value.Span, id, valueBytes)) Interlocked.Increment(ref _mismatches);
+                Interlocked.Add(ref _bytes, value.Length);
+                if (value.Tier == Tier.Ssd)
+                {
+                    SsdHitLatency.Record(worker, start);
+                    Interlocked.Increment(ref _ssdHits);
+                    Interlocked.Add(ref _ssdBytes, value.Length);
+                }
+                else
+                {
+                    Interlocked.Increment(ref _ramHits);
+                }
                 return true;
-            }
-            if (!ValuePattern.Verify(value.Span, id, valueBytes)) Interlocked.Increment(ref mismatches);
-            Interlocked.Add(ref bytes, value.Length);
-            if (value.Tier == Tier.Ssd)
-            {
-                ssdLatency.Record(worker, start);
-                Interlocked.Increment(ref ssdHits);
-                Interlocked.Add(ref ssdBytes, value.Length);
-            }
-            else
-            {
-                Interlocked.Increment(ref ramHits);
-            }
-            return true;
-        }, ct);
-        double cores = cpu.CoresUsed();
-        return new ReadRun(load, bytes, ssdBytes, ramHits, ssdHits, misses, mismatches, ssdLatency.Summarize(), DiskStats.Read(blockDevice) - disk, cores);
+            }, Latency, ct);
+            _cpu += Process.GetCurrentProcess().TotalProcessorTime - cpu;
+            _elapsed += load.Elapsed;
+            _operations += load.Operations;
+            _disk += DiskStats.Read(blockDevice) - disk;
+        }
     }
 
-    private void AddRows(ScenarioResult result, ByteSize size, string suffix, EngineRun e, RawDiskResult? rawWrite, RawDiskResult? rawRead)
+    /// <summary>Raw random reads accumulated over the slices of the phase.</summary>
+    private sealed class RawTotals(int concurrency)
     {
-        double peakMiB = e.PeakRss / (1024.0 * 1024);
-        double rssVsRam = (double)e.PeakRss / _ram.Bytes;
+        private long _bytes, _operations;
+        private TimeSpan _elapsed;
+        private double _cpuSeconds;
 
-        var w = e.Write;
+        public LatencyRecorder Latency { get; } = new(concurrency);
+        public bool DirectIo { get; private set; } = true;
+        public double MBps => _elapsed > TimeSpan.Zero ? _bytes / 1e6 / _elapsed.TotalSeconds : 0;
+        public double Cores => _elapsed > TimeSpan.Zero ? _cpuSeconds / _elapsed.TotalSeconds : 0;
+
+        public void Add(RawDiskResult slice)
+        {
+            _bytes += slice.Bytes;
+            _operations += slice.Ops;
+            _elapsed += slice.Elapsed;
+            _cpuSeconds += slice.CpuCores * slice.Elapsed.TotalSeconds;
+            DirectIo &= slice.DirectIo;
+        }
+    }
+
+    private static ScenarioResult NewResult() => new ScenarioResult()
+        .Column("value", "value")
+        .Column("phase", "phase")
+        .Column("engine_mbps", "engine MB/s")
+        .Column("raw_mbps", "raw disk MB/s")
+        .Column("ratio", "engine / raw")
+        .Column("engine_p50_ms", "engine p50 ms")
+        .Column("engine_p99_ms", "engine p99 ms")
+        .Column("ssd_hit_p50_ms", "SSD-hit p50 ms")
+        .Column("ssd_hit_p99_ms", "SSD-hit p99 ms")
+        .Column("raw_p50_ms", "raw p50 ms")
+        .Column("raw_p99_ms", "raw p99 ms")
+        .Column("ops", "ops")
+        .Column("engine_cpu_cores", "engine CPU cores")
+        .Column("raw_cpu_cores", "raw CPU cores")
+        .Column("ram_hit_pct", "RAM hits %")
+        .Column("ssd_hit_pct", "SSD hits %")
+        .Column("misses", "misses")
+        .Column("mismatches", "mismatches")
+        .Column("disk_amp", "disk bytes / value bytes")
+        .Column("peak_rss_mib", "peak RSS MiB")
+        .Column("rss_vs_ram", "peak RSS / RAM budget");
+
+    private void AddRows(ScenarioResult result, ByteSize size, SizeRun run)
+    {
+        string suffix = Suffix(size);
+        double peakMiB = run.PeakRss / (1024.0 * 1024);
+        double rssVsRam = (double)run.PeakRss / _ram.Bytes;
+
+        var w = run.Write;
         double writeMBps = w.ValueBytes / 1e6 / w.Elapsed.TotalSeconds;
         var write = result.AddRow();
         write["value"] = size.ToString();
@@ -278,36 +322,37 @@ public sealed class EngineScenario : IScenario
         write["disk_amp"] = w.Disk.WriteBytes > 0 ? (double)w.Disk.WriteBytes / w.ValueBytes : double.NaN;
         write["peak_rss_mib"] = peakMiB;
         write["rss_vs_ram"] = rssVsRam;
-        if (rawWrite is not null)
+        if (run.RawWrite is { } raw)
         {
-            write["raw_mbps"] = rawWrite.MBps;
-            write["raw_p50_ms"] = rawWrite.Latency.P50Ms;
-            write["raw_p99_ms"] = rawWrite.Latency.P99Ms;
-            write["raw_cpu_cores"] = rawWrite.CpuCores;
-            write["raw_direct_io"] = rawWrite.DirectIo;
-            write["ratio"] = writeMBps / rawWrite.MBps;
-            AddRatio(result, "ssd_write_vs_disk", suffix, writeMBps / rawWrite.MBps);
+            write["raw_mbps"] = raw.MBps;
+            write["raw_p50_ms"] = raw.Latency.P50Ms;
+            write["raw_p99_ms"] = raw.Latency.P99Ms;
+            write["raw_cpu_cores"] = raw.CpuCores;
+            write["raw_direct_io"] = raw.DirectIo;
+            write["ratio"] = writeMBps / raw.MBps;
+            AddRatio(result, "ssd_write_vs_disk", suffix, writeMBps / raw.MBps);
         }
 
-        AddReadRow(result, size, suffix, "random read, working set", "ssd_randread_vs_disk", e.WorkingSet, rawRead, peakMiB, rssVsRam);
-        if (e.SsdResident is not null)
-            AddReadRow(result, size, suffix, "random read, SSD-resident keys", "ssd_only_randread_vs_disk", e.SsdResident, rawRead, peakMiB, rssVsRam);
+        AddReadRow(result, size, "random read, working set", "ssd_randread_vs_disk", run.WorkingSet, run.RawRead, peakMiB, rssVsRam);
+        if (run.SsdResident is not null)
+            AddReadRow(result, size, "random read, SSD-resident keys", "ssd_only_randread_vs_disk", run.SsdResident, run.RawRead, peakMiB, rssVsRam);
     }
 
-    private static void AddReadRow(ScenarioResult result, ByteSize size, string suffix, string phase, string ratioName, ReadRun r, RawDiskResult? raw,
+    private static void AddReadRow(ScenarioResult result, ByteSize size, string phase, string ratioName, ReadTotals r, RawTotals? raw,
         double peakMiB, double rssVsRam)
     {
-        double mbps = r.Bytes / 1e6 / r.Load.Elapsed.TotalSeconds;
+        var latency = r.Latency.Summarize();
+        var ssdLatency = r.SsdHitLatency.Summarize();
         long hits = r.RamHits + r.SsdHits;
         var row = result.AddRow();
         row["value"] = size.ToString();
         row["phase"] = phase;
-        row["engine_mbps"] = mbps;
-        row["engine_p50_ms"] = r.Load.Latency.P50Ms;
-        row["engine_p99_ms"] = r.Load.Latency.P99Ms;
-        row["ssd_hit_p50_ms"] = r.SsdHitLatency.P50Ms;
-        row["ssd_hit_p99_ms"] = r.SsdHitLatency.P99Ms;
-        row["ops"] = r.Load.Operations;
+        row["engine_mbps"] = r.MBps;
+        row["engine_p50_ms"] = latency.P50Ms;
+        row["engine_p99_ms"] = latency.P99Ms;
+        row["ssd_hit_p50_ms"] = ssdLatency.P50Ms;
+        row["ssd_hit_p99_ms"] = ssdLatency.P99Ms;
+        row["ops"] = r.Operations;
         row["engine_cpu_cores"] = r.Cores;
         row["ram_hit_pct"] = hits > 0 ? 100.0 * r.RamHits / hits : 0;
         row["ssd_hit_pct"] = hits > 0 ? 100.0 * r.SsdHits / hits : 0;
@@ -318,13 +363,14 @@ public sealed class EngineScenario : IScenario
         row["peak_rss_mib"] = peakMiB;
         row["rss_vs_ram"] = rssVsRam;
         if (raw is null) return;
+        var rawLatency = raw.Latency.Summarize();
         row["raw_mbps"] = raw.MBps;
-        row["raw_p50_ms"] = raw.Latency.P50Ms;
-        row["raw_p99_ms"] = raw.Latency.P99Ms;
-        row["raw_cpu_cores"] = raw.CpuCores;
+        row["raw_p50_ms"] = rawLatency.P50Ms;
+        row["raw_p99_ms"] = rawLatency.P99Ms;
+        row["raw_cpu_cores"] = raw.Cores;
         row["raw_direct_io"] = raw.DirectIo;
-        row["ratio"] = mbps / raw.MBps;
-        AddRatio(result, ratioName, suffix, mbps / raw.MBps);
+        row["ratio"] = r.MBps / raw.MBps;
+        AddRatio(result, ratioName, Suffix(size), r.MBps / raw.MBps);
     }
 
     private static void AddRatio(ScenarioResult result, string name, string suffix, double value)
