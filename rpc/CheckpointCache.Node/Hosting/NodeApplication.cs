@@ -6,7 +6,6 @@ using CheckpointCache.Node.Metrics;
 using CheckpointCache.Node.Options;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
@@ -91,23 +90,23 @@ public sealed class NodeApplication : IAsyncDisposable
                 bootLoggerFactory.CreateLogger<NamespaceRegistry>());
             registry.Load(ConfiguredNamespaces(nodeOptions, engine));
 
-            ConfigureKestrel(builder, nodeOptions, limits, socketPath);
+            var listeners = ConfigureKestrel(builder, nodeOptions, socketPath);
             ConfigureServices(builder.Services, nodeOptions, limits, engineOptions, engine, registry, identity);
 
             var app = builder.Build();
             MapEndpoints(app, nodeOptions);
             await app.StartAsync(cancellationToken);
 
-            var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
-                .Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-            identity.Endpoints = addresses.Select(NodeEndpoints.ToClientEndpoint).ToList();
+            // Port 0 is resolved only now: Kestrel writes the bound port back into the listen options.
+            identity.Endpoints = listeners.GrpcEndpoints(nodeOptions.Tls.IsConfigured);
+            identity.MetricsUrl = listeners.MetricsUrl(nodeOptions.MetricsPath);
 
             var node = new NodeApplication(app, engine, identity, socketPath);
             node._logger.LogInformation(
-                "CheckpointCache node {NodeId} listening on {Endpoints}; data in {DataDirectory}; stores {Stores}; cloud tier off; metrics at {MetricsPath}; recovery took {RecoverySeconds:F3} s",
+                "CheckpointCache node {NodeId} listening on {Endpoints}; data in {DataDirectory}; stores {Stores}; cloud tier off; metrics at {MetricsUrl}; recovery took {RecoverySeconds:F3} s",
                 identity.NodeId, string.Join(" and ", identity.Endpoints), identity.DataDirectory,
                 string.Join(", ", engine.Namespaces.Select(n => $"{n.Name} ({n.Kind.ToString().ToLowerInvariant()}, RAM {n.Policy.RamBytes}, SSD {n.Policy.SsdBytes})")),
-                nodeOptions.MetricsPath, engine.RecoveryTime.TotalSeconds);
+                identity.MetricsUrl ?? "(disabled)", engine.RecoveryTime.TotalSeconds);
             return node;
         }
         catch
@@ -165,8 +164,9 @@ public sealed class NodeApplication : IAsyncDisposable
         }
     }
 
-    private static void ConfigureKestrel(WebApplicationBuilder builder, NodeOptions node, LimitsOptions limits, string? socketPath)
+    private static BoundListeners ConfigureKestrel(WebApplicationBuilder builder, NodeOptions node, string? socketPath)
     {
+        var bound = new BoundListeners();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -177,19 +177,25 @@ public sealed class NodeApplication : IAsyncDisposable
             kestrel.Limits.Http2.MaxFrameSize = 1024 * 1024;
             kestrel.Limits.Http2.MaxStreamsPerConnection = 256;
 
+            // gRPC listeners speak HTTP/2 only: without TLS there is no negotiation, so HTTP/1.1 would win.
             if (socketPath is not null)
-                kestrel.ListenUnixSocket(socketPath, listen => listen.Protocols = HttpProtocols.Http1AndHttp2);
+                kestrel.ListenUnixSocket(socketPath, listen => { listen.Protocols = HttpProtocols.Http2; bound.UnixSocket = socketPath; });
             if (!string.IsNullOrWhiteSpace(node.TcpAddress))
             {
-                var address = node.TcpAddress == "localhost" ? IPAddress.Loopback : IPAddress.Parse(node.TcpAddress);
-                kestrel.Listen(address, node.TcpPort, listen =>
+                kestrel.Listen(ParseAddress(node.TcpAddress), node.TcpPort, listen =>
                 {
-                    listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.Protocols = HttpProtocols.Http2;
                     if (node.Tls.IsConfigured) listen.UseHttps(LoadCertificate(node.Tls));
+                    bound.Tcp = listen;
                 });
             }
+            if (!string.IsNullOrWhiteSpace(node.MetricsAddress))
+                kestrel.Listen(ParseAddress(node.MetricsAddress), node.MetricsPort, listen => { listen.Protocols = HttpProtocols.Http1; bound.Metrics = listen; });
         });
+        return bound;
     }
+
+    private static IPAddress ParseAddress(string address) => address == "localhost" ? IPAddress.Loopback : IPAddress.Parse(address);
 
     private static X509Certificate2 LoadCertificate(TlsOptions tls)
         => string.IsNullOrWhiteSpace(tls.KeyPath)

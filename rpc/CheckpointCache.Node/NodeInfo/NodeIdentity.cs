@@ -9,6 +9,7 @@ public sealed class NodeIdentity(string nodeId, string dataDirectory, DateTimeOf
     public string DataDirectory { get; } = dataDirectory;
     public DateTimeOffset StartedAt { get; } = startedAt;
     public IReadOnlyList<string> Endpoints { get; set; } = [];
+    public string? MetricsUrl { get; set; }
     public TimeSpan Uptime => DateTimeOffset.UtcNow - StartedAt;
 
     public static string Version { get; } =

@@ -36,6 +36,7 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             DeclaredNamespaces = (uint)registry.Count,
             RecoverySeconds = engine.RecoveryTime.TotalSeconds,
             UptimeSeconds = identity.Uptime.TotalSeconds,
+            MetricsUrl = identity.MetricsUrl ?? "",
         };
         info.Endpoints.AddRange(identity.Endpoints);
         foreach (var ns in engine.Namespaces.OrderBy(n => n.Name, StringComparer.Ordinal))

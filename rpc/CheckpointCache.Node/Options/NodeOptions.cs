@@ -20,7 +20,16 @@ public sealed class NodeOptions
     /// <summary>TCP port; 0 lets the operating system choose a free one (the chosen port is logged and reported by GetInfo).</summary>
     public int TcpPort { get; set; } = 7400;
 
-    /// <summary>Path of the Prometheus scrape endpoint, served on every listener.</summary>
+    /// <summary>
+    /// Address of the Prometheus listener (plain HTTP/1.1, which scrapers speak; the gRPC listeners are
+    /// HTTP/2 only because cleartext HTTP/2 cannot share a port with HTTP/1.1). Empty disables it.
+    /// </summary>
+    public string MetricsAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Port of the Prometheus listener; 0 lets the operating system choose.</summary>
+    public int MetricsPort { get; set; } = 7401;
+
+    /// <summary>Path of the Prometheus scrape endpoint.</summary>
     public string MetricsPath { get; set; } = "/metrics";
 
     public TlsOptions Tls { get; set; } = new();

@@ -46,6 +46,15 @@ public static class OptionsValidation
             else if (!IsLoopback(node.TcpAddress) && !node.Tls.IsConfigured)
                 errors.Add($"Node:TcpAddress '{node.TcpAddress}' is not a loopback address and no TLS certificate is configured (Node:Tls:CertificatePath): refusing to serve the cache unencrypted beyond this machine");
         }
+        if (!string.IsNullOrWhiteSpace(node.MetricsAddress))
+        {
+            if (!IPAddress.TryParse(node.MetricsAddress, out _) && node.MetricsAddress != "localhost")
+                errors.Add($"Node:MetricsAddress '{node.MetricsAddress}' is not an IP address");
+            if (node.MetricsPort is < 0 or > 65535)
+                errors.Add($"Node:MetricsPort ({node.MetricsPort}) must be between 0 and 65535");
+            else if (node.MetricsPort != 0 && node.MetricsPort == node.TcpPort && node.MetricsAddress == node.TcpAddress)
+                errors.Add($"Node:MetricsPort and Node:TcpPort are both {node.TcpPort}; the metrics listener needs a port of its own");
+        }
         if (!node.MetricsPath.StartsWith('/'))
             errors.Add($"Node:MetricsPath '{node.MetricsPath}' must start with '/'");
         return errors;
