@@ -80,7 +80,17 @@ public sealed class NodeApplication : IAsyncDisposable
 
         bootLogger.LogInformation("Opening data directory {DataDirectory}", engineOptions.DataDirectory);
         var engineFactory = start.EngineFactory ?? ((o, lf, ct) => CacheEngine.OpenAsync(o, lf, ct));
-        var engine = await engineFactory(engineOptions, bootLoggerFactory, cancellationToken);
+        ICacheEngine engine;
+        try
+        {
+            engine = await engineFactory(engineOptions, bootLoggerFactory, cancellationToken);
+        }
+        catch (CacheException e) when (e.Code == CacheErrorCode.InvalidArgument)
+        {
+            // The engine refuses budgets and names that cannot work; that is a configuration error too.
+            bootLogger.LogError("Configuration error: {Error}", e.Message);
+            throw new NodeConfigurationException([e.Message]);
+        }
         try
         {
             var identity = new NodeIdentity(

@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace CheckpointCache.Node.Tests.KeySpec;
+namespace CheckpointCache.Node.Tests.KeySpecs;
 
 /// <summary>The schema of tests/keyspec/vectors-v1.json, shared with every other client's tests.</summary>
 internal sealed class KeySpecVectorFile

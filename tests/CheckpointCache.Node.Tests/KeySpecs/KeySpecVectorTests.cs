@@ -1,6 +1,6 @@
 using CheckpointCache.Rpc.Kv.V1;
 
-namespace CheckpointCache.Node.Tests.KeySpec;
+namespace CheckpointCache.Node.Tests.KeySpecs;
 
 /// <summary>The .NET client must reproduce every vector of the shared file, which the Python client's tests read too.</summary>
 public sealed class KeySpecVectorTests

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using CheckpointCache.Client;
 
-namespace CheckpointCache.Node.Tests.KeySpec;
+namespace CheckpointCache.Node.Tests.KeySpecs;
 
 /// <summary>
 /// Builds the cases of tests/keyspec/vectors-v1.json. The file is written once and then only read:
