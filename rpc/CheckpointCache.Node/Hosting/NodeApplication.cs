@@ -66,7 +66,7 @@ public sealed class NodeApplication : IAsyncDisposable
             ? Path.GetFullPath(string.IsNullOrWhiteSpace(nodeOptions.UnixSocketPath) ? Path.Combine(engineOptions.DataDirectory, "node.sock") : nodeOptions.UnixSocketPath)
             : null;
 
-        using var bootLoggerFactory = LoggerFactory.Create(b => { b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }); start.ConfigureLogging?.Invoke(b); });
+        using var bootLoggerFactory = LoggerFactory.Create(b => { b.AddConfiguration(config.GetSection("Logging")); b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }); start.ConfigureLogging?.Invoke(b); });
         var bootLogger = bootLoggerFactory.CreateLogger("CheckpointCache.Node");
         var errors = OptionsValidation.Check(nodeOptions, limits, engineOptions, socketPath ?? "");
         if (errors.Count > 0)

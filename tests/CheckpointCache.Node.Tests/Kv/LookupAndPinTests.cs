@@ -90,7 +90,7 @@ public sealed class LookupAndPinTests(NodeFixture fixture) : IClassFixture<NodeF
     [Fact]
     public async Task AChunkThatVanishesMidReadBecomesAnAbortFrame()
     {
-        await using var node = await TestNode.StartAsync(start: new Hosting.NodeStartOptions
+        await using var node = await TestNode.StartAsync(start: new CheckpointCache.Node.Hosting.NodeStartOptions
         {
             EngineFactory = async (o, lf, ct) => new VanishingChunksEngine(await Engine.CacheEngine.OpenAsync(o, lf, ct)),
         });
