@@ -45,6 +45,7 @@ internal static class ClientConnection
             .SetBasePath(AppContext.BaseDirectory)
             .AddJsonFile("appsettings.json", optional: true)
             .AddEnvironmentVariables()
+            .AddEnvironmentVariables(Hosting.NodeApplication.EnvironmentPrefix)
             .AddCommandLine([.. configurationArgs])
             .Build();
         var node = config.GetSection(NodeOptions.Section).Get<NodeOptions>() ?? new NodeOptions();

@@ -57,6 +57,7 @@ public sealed class NodeApplication : IAsyncDisposable
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 
         var config = builder.Configuration;
+        AddPrefixedEnvironment(config);
         var nodeOptions = config.GetSection(NodeOptions.Section).Get<NodeOptions>() ?? new NodeOptions();
         var limits = config.GetSection(LimitsOptions.Section).Get<LimitsOptions>() ?? new LimitsOptions();
         var engineOptions = config.GetSection(EngineOptions.Section).Get<EngineOptions>() ?? new EngineOptions();
@@ -125,6 +126,18 @@ public sealed class NodeApplication : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>Environment variables prefixed CCACHE_ (CCACHE_Node__TcpPort=7401) rank above appsettings.json and below the command line.</summary>
+    internal static void AddPrefixedEnvironment(IConfigurationBuilder config)
+    {
+        var sources = config.Sources;
+        int commandLine = sources.ToList().FindLastIndex(s => s is Microsoft.Extensions.Configuration.CommandLine.CommandLineConfigurationSource);
+        var prefixed = new Microsoft.Extensions.Configuration.EnvironmentVariables.EnvironmentVariablesConfigurationSource { Prefix = EnvironmentPrefix };
+        if (commandLine < 0) sources.Add(prefixed);
+        else sources.Insert(commandLine, prefixed);
+    }
+
+    public const string EnvironmentPrefix = "CCACHE_";
 
     /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl+C, or <see cref="DisposeAsync"/>).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);

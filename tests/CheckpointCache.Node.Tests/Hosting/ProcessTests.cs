@@ -59,7 +59,7 @@ public sealed class ProcessTests
     {
         using var dir = new TestDirectory();
         // Only the ports are freed up, so the test cannot clash with a node a developer runs on 7400.
-        using var node = await NodeProcess.StartAsync([], dir.Path, new Dictionary<string, string> { ["Node__TcpPort"] = "0", ["Node__MetricsPort"] = "0" });
+        using var node = await NodeProcess.StartAsync([], dir.Path, new Dictionary<string, string> { ["CCACHE_Node__TcpPort"] = "0", ["CCACHE_Node__MetricsPort"] = "0" });
         Assert.Equal("unix:" + Path.Combine(dir.Path, "data", "node.sock"), node.Endpoints[0]);
         Assert.StartsWith("http://127.0.0.1:", node.Endpoints[1]);
         Assert.Contains("cloud tier off", node.Output);
