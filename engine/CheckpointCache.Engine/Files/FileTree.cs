@@ -170,6 +170,15 @@ public sealed class FileTree : IAsyncDisposable
         return Info(Resolve(names, path));
     }
 
+    public async Task<EntryInfo> StatByIdAsync(long id, CancellationToken cancellationToken = default)
+    {
+        using var _ = await LockAsync(cancellationToken).ConfigureAwait(false);
+        if (_nodes.TryGetValue(id, out var node)) return Info(node);
+        foreach (var session in _sessions.Values)
+            if (session.FileId == id) return Info(session.File);
+        throw new FilesException(FilesErrorCode.NotFound, $"#{id} does not exist");
+    }
+
     /// <summary>Entries of a directory in ordinal name order, after <paramref name="after"/> (exclusive), at most <paramref name="limit"/>.</summary>
     public async Task<(IReadOnlyList<EntryInfo> Entries, bool More)> ListAsync(string path, string? after, int limit, CancellationToken cancellationToken = default)
     {
