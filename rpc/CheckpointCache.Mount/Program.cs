@@ -7,9 +7,14 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
 // checkpointcache-mount --Mount:Endpoint=unix:/var/lib/checkpointcache/node.sock --Mount:MountPoint=/mnt/ckpt
+// No appsettings.json beside the binary: it would collide with the node's where both are installed together.
 var configuration = new ConfigurationBuilder()
-    .SetBasePath(AppContext.BaseDirectory)
-    .AddJsonFile("appsettings.json", optional: true)
+    .AddInMemoryCollection(new Dictionary<string, string?>
+    {
+        ["Logging:LogLevel:Default"] = "Information",
+        ["Logging:LogLevel:Grpc"] = "Warning",
+        ["Logging:LogLevel:System.Net.Http"] = "Warning",
+    })
     .AddEnvironmentVariables("CCACHE_")
     .AddCommandLine(args)
     .Build();
