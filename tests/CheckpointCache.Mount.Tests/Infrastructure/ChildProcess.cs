@@ -23,15 +23,19 @@ public sealed partial class ChildProcess : IDisposable
     public string Output { get { lock (_output) return string.Join('\n', _output); } }
 
     public static ChildProcess Start(string dll, IEnumerable<string> args, string workingDirectory)
+        => StartProgram("dotnet", [Path.Combine(AppContext.BaseDirectory, dll), .. args], workingDirectory);
+
+    /// <summary>Any program (python3 for a writer whose progress the test follows line by line).</summary>
+    public static ChildProcess StartProgram(string program, IEnumerable<string> args, string workingDirectory)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var dll = program;
+        var info = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
         foreach (var a in args) info.ArgumentList.Add(a);
         var child = new ChildProcess(new Process { StartInfo = info, EnableRaisingEvents = true });
         child._process.OutputDataReceived += (_, e) => child.OnLine(e.Data);
@@ -78,6 +82,15 @@ public sealed partial class ChildProcess : IDisposable
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
         return _process.ExitCode;
     }
+
+    /// <summary>Waits for the process to end by itself; returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync()
+    {
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
+        return _process.ExitCode;
+    }
+
+    public IReadOnlyList<string> Lines { get { lock (_output) return _output.ToList(); } }
 
     public async Task KillAsync()
     {
