@@ -15,7 +15,8 @@ internal sealed class FileNode(long id, string name, int mode, long modifiedUnix
     public int OpenSessions { get; set; }
     public int OpenWriters { get; set; }
     /// <summary>The size the most recently written session would publish (stat shows it while writers are open).</summary>
-    public long LiveSize { get; set; }
+    public long LiveSize { get => Volatile.Read(ref _liveSize); set => Volatile.Write(ref _liveSize, value); }
+    private long _liveSize;
     public List<(long Index, long Version)> Garbage { get; } = [];
 
     public int BlockCount(int blockBytes) => (int)((Size + blockBytes - 1) / blockBytes);

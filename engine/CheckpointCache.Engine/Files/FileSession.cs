@@ -101,7 +101,7 @@ public sealed class FileSession
             {
                 throw Poison(e);
             }
-            _tree.Touch(File, _size);
+            FileTree.Touch(File, _size);
         }
         finally
         {
@@ -332,7 +332,7 @@ public sealed class FileSession
             {
                 throw Poison(e);
             }
-            _tree.Touch(File, size);
+            FileTree.Touch(File, size);
         }
         finally
         {

@@ -479,12 +479,8 @@ public sealed class FileTree : IAsyncDisposable
     /// <summary>Marks that blocks were written, so the next commit cannot be skipped.</summary>
     internal void NoteBlocksWritten() => _blocksSinceCommit = true;
 
-    internal void Touch(FileNode file, long liveSize)
-    {
-        _gate.Wait();
-        try { file.LiveSize = liveSize; }
-        finally { _gate.Release(); }
-    }
+    /// <summary>Records the size a writer now has, for stat; a plain write, not worth the gate on every write.</summary>
+    internal static void Touch(FileNode file, long liveSize) => file.LiveSize = liveSize;
 
     /// <summary>Forgets a session; the file's garbage is deleted once no session uses it.</summary>
     internal void Forget(FileSession session, IEnumerable<(long Index, long Version)> abandoned)

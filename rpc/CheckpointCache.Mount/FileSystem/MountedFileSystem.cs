@@ -178,8 +178,11 @@ internal sealed class MountedFileSystem(NodeCalls calls, MountOptions options, I
         ulong fh = (ulong)Interlocked.Increment(ref _nextHandle);
         _handles[fh] = file;
         FuseLayout.SetFh(fi, fh);
-        // direct_io: no page cache in between, so close and fsync see every byte and nothing is cached twice.
-        FuseLayout.SetDirectIo(fi);
+        // Writers use direct_io: no page cache in between, so close and fsync see every byte, nothing is cached
+        // twice, and the kernel's dirty-page limits do not throttle a checkpoint. Readers go through the page
+        // cache (dropped at each open), which lets the kernel read ahead with several requests in flight and
+        // lets torch.load map the file.
+        if (canWrite || !options.CachedReads) FuseLayout.SetDirectIo(fi);
         return 0;
     }
 

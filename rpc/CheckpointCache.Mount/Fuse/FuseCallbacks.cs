@@ -155,7 +155,8 @@ internal static unsafe class FuseCallbacks
             *(uint*)(c + FuseLayout.ConnMaxWrite) = io;
             // Must match -o max_read, or the kernel refuses INIT.
             *(uint*)(c + FuseLayout.ConnMaxRead) = io;
-            *(uint*)(c + FuseLayout.ConnMaxReadahead) = io;
+            // The kernel keeps the smaller of this and the bdi's read_ahead_kb; the host raises the latter after INIT.
+            *(uint*)(c + FuseLayout.ConnMaxReadahead) = (uint)Math.Max(io, _options.KernelReadAheadKiB * 1024L);
             *(uint*)(c + FuseLayout.ConnMaxBackground) = 64;
             *(uint*)(c + FuseLayout.ConnCongestionThreshold) = 48;
             var f = (byte*)cfg;
@@ -166,12 +167,17 @@ internal static unsafe class FuseCallbacks
             // Unlinking an open file removes it at once (no .fuse_hidden files); its handle keeps working.
             *(int*)(f + FuseLayout.ConfigHardRemove) = 1;
             *(int*)(f + FuseLayout.ConfigUseIno) = 1;
-            *(int*)(f + FuseLayout.ConfigDirectIo) = 1;
+            // direct_io is chosen per open (writers), not for every file.
+            *(int*)(f + FuseLayout.ConfigDirectIo) = 0;
             *(int*)(f + FuseLayout.ConfigNullpathOk) = 0;
         }
         catch
         {
         }
+        Initialized.TrySetResult();
         return null;
     }
+
+    /// <summary>Completes when the kernel's INIT was answered (the host then tunes the mount's bdi).</summary>
+    public static TaskCompletionSource Initialized { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

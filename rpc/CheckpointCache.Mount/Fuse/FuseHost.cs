@@ -44,6 +44,7 @@ internal sealed unsafe class FuseHost(MountOptions options, MountedFileSystem fs
             logger.LogInformation("Mounted store {Store} of {Endpoint} at {MountPoint} ({Threads} threads, {IoBytes}-byte requests, direct I/O)",
                 options.Store, options.Endpoint, mountPoint, options.Threads, options.MaxIoBytes);
 
+            _ = KernelReadAhead.RaiseAsync(mountPoint, options.KernelReadAheadKiB, logger);
             config = Libfuse.LoopConfigCreate();
             Libfuse.LoopConfigSetMaxThreads(config, (uint)options.Threads);
             // Keep every worker: a new thread attaches to the runtime, which costs more than an idle one.

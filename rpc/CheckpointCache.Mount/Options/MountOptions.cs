@@ -32,6 +32,15 @@ public sealed class MountOptions
     /// <summary>How long the kernel may cache attributes and names; writes through this mount keep its own cache exact.</summary>
     public TimeSpan AttributeTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Files opened read-only go through the kernel page cache (dropped at each open) instead of direct_io:
+    /// the kernel then reads ahead with several requests in flight, and mmap works.
+    /// </summary>
+    public bool CachedReads { get; set; } = true;
+
+    /// <summary>The kernel's read-ahead for this mount (the bdi's read_ahead_kb), set after mounting; 0 leaves the kernel default.</summary>
+    public int KernelReadAheadKiB { get; set; } = 16 * 1024;
+
     /// <summary>Let other users than the one who mounted see the files (needs user_allow_other in /etc/fuse.conf unless root).</summary>
     public bool AllowOther { get; set; }
 }
