@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import grpc
+import grpc.experimental
 
 from . import _codec
 from ._proto import kv_pb2
