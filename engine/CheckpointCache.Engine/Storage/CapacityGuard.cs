@@ -1,0 +1,100 @@
+using Microsoft.Extensions.Logging;
+
+namespace CheckpointCache.Engine.Storage;
+
+/// <summary>
+/// Keeps what a namespace's folder occupies within its SSD budget. Space is given back only in
+/// whole segments, by moving the log's begin address and then checkpointing (FASTER deletes the
+/// segment files once a checkpoint records the new begin, so an older checkpoint never refers to
+/// a deleted file). Writes reserve their bytes first; evictable namespaces trim their oldest data
+/// to make room, pinned ones refuse the write.
+/// </summary>
+internal sealed class CapacityGuard
+{
+    private readonly NamespaceStore _store;
+    private readonly CheckpointCoordinator _checkpoints;
+    private readonly NamespaceCounters _counters;
+    private readonly Func<long, ValueTask> _carryPinnedForward;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _evictGate = new(1, 1);
+    private long _reserved;
+
+    public CapacityGuard(NamespaceStore store, CheckpointCoordinator checkpoints, NamespaceCounters counters,
+        Func<long, ValueTask> carryPinnedForward, ILogger logger)
+    {
+        _store = store;
+        _checkpoints = checkpoints;
+        _counters = counters;
+        _carryPinnedForward = carryPinnedForward;
+        _logger = logger;
+        // Room for two index checkpoints (the new one is written before the old one is removed)
+        // and one segment of slack for writes racing the check below.
+        LogLimit = store.Policy.SsdBytes - 2 * store.IndexBytes - store.SegmentBytes - 64 * 1024;
+    }
+
+    /// <summary>Log bytes (from the first segment still on disk to the tail) the budget allows.</summary>
+    public long LogLimit { get; }
+
+    private long SegmentStart(long address) => address & ~(_store.SegmentBytes - 1);
+
+    /// <summary>Bytes on disk from the first undeleted segment to the tail, plus reservations.</summary>
+    public long Projected(long extra) => _store.TailAddress + Interlocked.Read(ref _reserved) + extra - SegmentStart(_checkpoints.DurableBeginAddress);
+
+    /// <summary>Reserves room for a record; dispose the reservation once the record is appended.</summary>
+    public async ValueTask<Reservation> ReserveAsync(long bytes, CancellationToken cancellationToken)
+    {
+        if (bytes == 0) return default;
+        for (int attempt = 0; ; attempt++)
+        {
+            if (Projected(bytes) <= LogLimit)
+            {
+                Interlocked.Add(ref _reserved, bytes);
+                // Re-check after reserving: concurrent writers may have taken the room meanwhile.
+                if (Projected(0) <= LogLimit) return new Reservation(this, bytes);
+                Interlocked.Add(ref _reserved, -bytes);
+            }
+            if (!_store.Policy.IsEvictable || attempt >= 8)
+            {
+                _counters.OutOfSpace();
+                throw new CacheException(CacheErrorCode.OutOfSpace,
+                    $"namespace '{_store.Name}' is full: SsdBytes {_store.Policy.SsdBytes} would be exceeded by a {bytes}-byte record and the namespace is not evictable");
+            }
+            await EvictAsync(bytes, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Trims the oldest segments so that <paramref name="incoming"/> more bytes fit; evictable namespaces only.</summary>
+    public async ValueTask EvictAsync(long incoming, CancellationToken cancellationToken)
+    {
+        await _evictGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            long over = Projected(incoming) - LogLimit;
+            if (over <= 0) return;
+            long oldBegin = _store.BeginAddress;
+            // Free whole segments, at least one, plus a little headroom so evictions are not per write.
+            long target = SegmentStart(_checkpoints.DurableBeginAddress) + over + _store.SegmentBytes / 4;
+            long newBegin = Math.Min(SegmentStart(target) + _store.SegmentBytes, _store.ReadOnlyAddress);
+            newBegin = Math.Max(newBegin, oldBegin);
+            if (newBegin > oldBegin)
+            {
+                await _carryPinnedForward(newBegin).ConfigureAwait(false);
+                _store.ShiftBeginAddress(newBegin);
+                _counters.Evicted(_store.BeginAddress - oldBegin);
+                _logger.LogDebug("Evicting {Namespace}: begin {OldBegin} -> {NewBegin}", _store.Name, oldBegin, _store.BeginAddress);
+            }
+            await _checkpoints.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _evictGate.Release();
+        }
+    }
+
+    internal void Release(long bytes) => Interlocked.Add(ref _reserved, -bytes);
+
+    public readonly struct Reservation(CapacityGuard guard, long bytes) : IDisposable
+    {
+        public void Dispose() => guard?.Release(bytes);
+    }
+}
