@@ -73,7 +73,7 @@ class DevNode:
         return "127.0.0.1:%d" % self.tcp_port
 
     @classmethod
-    def start(cls, *, ram: str = "128MiB", ssd: str = "512MiB", extra_args: Sequence[str] = (),
+    def start(cls, *, ram: str = "128MiB", ssd: str = "1GiB", segment: str = "64MiB", extra_args: Sequence[str] = (),
               base_dir: Optional[str] = None, ready_timeout: float = 120.0) -> "DevNode":
         cmd = find_node()
         root = tempfile.mkdtemp(prefix="ccnode-", dir=base_dir)
@@ -83,13 +83,16 @@ class DevNode:
         if len(sock) > 100:
             sock = os.path.join(tempfile.mkdtemp(prefix="ccs-", dir="/tmp"), "node.sock")
         port = free_tcp_port()
-        args = cmd + [
+        args = cmd + ["serve",
             "--Node:UnixSocketPath=" + sock,
             "--Node:TcpPort=%d" % port,
             "--Engine:DataDirectory=" + data,
             "--Engine:Namespaces:kv:Kind=Kv",
             "--Engine:Namespaces:kv:RamBytes=" + ram,
             "--Engine:Namespaces:kv:SsdBytes=" + ssd,
+            # The SSD budget must hold the RAM tier plus 3 log segments: small segments keep a
+            # test node's disk use small.
+            "--Engine:Namespaces:kv:SegmentBytes=" + segment,
         ] + list(extra_args)
         node = cls(data, sock, port, args, os.path.join(root, "node.log"), root)
         node.launch(ready_timeout)

@@ -19,6 +19,8 @@ def _check_file(tc: unittest.TestCase, path: str) -> int:
         with tc.subTest(case=i):
             d = NamespaceDescriptor.from_dict(case["descriptor"])
             nid = namespace_id(d)
+            if "descriptor_string" in case:
+                tc.assertEqual(keyspec.descriptor_string(d), case["descriptor_string"])
             tc.assertEqual(nid.hex(), case["namespace_id"].lower())
             tpb = d.tokens_per_block
             if tpb == 0:
