@@ -59,7 +59,7 @@ def main(argv=None):
     ap.add_argument("--block-bytes", type=int, default=MIB)
     ap.add_argument("--batch", type=int, default=32, help="keys per BatchGet call")
     ap.add_argument("--rounds", type=int, default=8, help="timed passes over all blocks")
-    ap.add_argument("--warmup-rounds", type=int, default=1)
+    ap.add_argument("--warmup-rounds", type=int, default=2)
     ap.add_argument("--frame-bytes", type=int, default=MIB)
     ap.add_argument("--mode", choices=["into", "alloc"], default="into")
     ap.add_argument("--populate", action="store_true", help="write the blocks first")

@@ -101,15 +101,20 @@ def xxh3_128(data: Union[bytes, bytearray, memoryview]) -> bytes:
 
 @dataclass(frozen=True)
 class NamespaceDescriptor:
-    """What makes KV blocks incompatible. Mirrors ``NamespaceDescriptor`` in kv.proto."""
+    """What makes KV blocks incompatible. Mirrors ``NamespaceDescriptor`` in kv.proto.
+
+    The defaults are the protobuf defaults (empty strings, zeros), so a descriptor that sets the
+    same fields gives the same namespace id in every client (.NET, Python, the node). Set every
+    field that applies, tp_size and tokens_per_block included.
+    """
 
     model: str
     revision: str = ""
     dtype: str = ""
     layout: str = ""
     tp_rank: int = 0
-    tp_size: int = 1
-    tokens_per_block: int = 16
+    tp_size: int = 0
+    tokens_per_block: int = 0
     extra: str = ""
 
     def to_dict(self) -> dict:

@@ -108,6 +108,15 @@ class KeySpecTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             block_keys(nid, [1, 2, 3, 4], 0)
 
+    def test_defaults_are_the_protobuf_defaults(self):
+        """An unset field means the same thing here as in the .NET client and the node."""
+        from checkpointcache._proto import kv_pb2
+        m = kv_pb2.NamespaceDescriptor(model="x")
+        d = NamespaceDescriptor(model="x")
+        for f in m.DESCRIPTOR.fields:
+            self.assertEqual(getattr(d, f.name), getattr(m, f.name), f.name)
+        self.assertEqual(set(d.to_dict()), {f.name for f in m.DESCRIPTOR.fields})
+
     def test_newline_rejected(self):
         with self.assertRaises(ValueError):
             namespace_id(NamespaceDescriptor(model="a\nb", tokens_per_block=16))
