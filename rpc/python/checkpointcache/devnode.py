@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -45,20 +44,15 @@ def find_node() -> List[str]:
                        "or set CHECKPOINTCACHE_NODE (looked for %s)" % ", ".join(candidates))
 
 
-def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class DevNode:
     """A node child process with its own data directory, Unix socket and TCP port."""
 
-    def __init__(self, data_dir: str, socket_path: str, tcp_port: int, args: Sequence[str],
+    def __init__(self, data_dir: str, socket_path: str, args: Sequence[str],
                  log_path: str, owns_dir: Optional[str]):
         self.data_dir = data_dir
         self.socket_path = socket_path
-        self.tcp_port = tcp_port
+        #: gRPC endpoints the node reported in GetInfo after its last start ("unix:...", "http://...").
+        self.endpoints: List[str] = []
         self.args = list(args)
         self.log_path = log_path
         self._owns_dir = owns_dir
@@ -70,11 +64,18 @@ class DevNode:
 
     @property
     def tcp_target(self) -> str:
-        return "127.0.0.1:%d" % self.tcp_port
+        """host:port of the node's TCP listener (the OS chose the port; it changes on restart)."""
+        for e in self.endpoints:
+            if e.startswith("http://"):
+                return e[len("http://"):].rstrip("/")
+        raise RuntimeError("the node reported no TCP endpoint: %s" % self.endpoints)
 
     @classmethod
-    def start(cls, *, ram: str = "128MiB", ssd: str = "1GiB", segment: str = "64MiB", extra_args: Sequence[str] = (),
+    def start(cls, *, ram: str = "128MiB", ssd: str = "1GiB", segment: str = "64MiB",
+              direct_io: bool = False, extra_args: Sequence[str] = (),
               base_dir: Optional[str] = None, ready_timeout: float = 120.0) -> "DevNode":
+        """Starts a node with a kv store of ``ram``/``ssd`` budgets. ``direct_io`` is off by
+        default so that it also runs where the temp directory is a tmpfs (no O_DIRECT)."""
         cmd = find_node()
         root = tempfile.mkdtemp(prefix="ccnode-", dir=base_dir)
         data = os.path.join(root, "data")
@@ -82,11 +83,13 @@ class DevNode:
         sock = os.path.join(root, "node.sock")
         if len(sock) > 100:
             sock = os.path.join(tempfile.mkdtemp(prefix="ccs-", dir="/tmp"), "node.sock")
-        port = free_tcp_port()
-        args = cmd + ["serve",
+        args = cmd + [
+            "serve",
             "--Node:UnixSocketPath=" + sock,
-            "--Node:TcpPort=%d" % port,
+            "--Node:TcpPort=0",          # the OS picks free ports; GetInfo reports them
+            "--Node:MetricsPort=0",
             "--Engine:DataDirectory=" + data,
+            "--Engine:DirectIo=" + ("true" if direct_io else "false"),
             "--Engine:Namespaces:kv:Kind=Kv",
             "--Engine:Namespaces:kv:RamBytes=" + ram,
             "--Engine:Namespaces:kv:SsdBytes=" + ssd,
@@ -94,7 +97,7 @@ class DevNode:
             # test node's disk use small.
             "--Engine:Namespaces:kv:SegmentBytes=" + segment,
         ] + list(extra_args)
-        node = cls(data, sock, port, args, os.path.join(root, "node.log"), root)
+        node = cls(data, sock, args, os.path.join(root, "node.log"), root)
         node.launch(ready_timeout)
         return node
 
@@ -118,7 +121,7 @@ class DevNode:
             if os.path.exists(self.socket_path):
                 c = CacheClient(self.unix_target, meta_timeout=2, retries=0)
                 try:
-                    c.get_info()
+                    self.endpoints = list(c.get_info().endpoints)
                     return
                 except CacheError as e:
                     last = e
