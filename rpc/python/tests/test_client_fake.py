@@ -150,6 +150,20 @@ class SyncClientTest(FakeNodeTestBase):
         self.assertEqual(cm.exception.code, grpc.StatusCode.UNAVAILABLE)
         c.close()
 
+    def test_concurrent_calls_from_threads(self):
+        from concurrent.futures import ThreadPoolExecutor
+        ns = self.client.declare_namespace(DESC)
+        keys = [b"t%d" % i for i in range(8)]
+        vals = [payload(i, 300 * 1024 + i) for i in range(8)]
+        self.client.batch_put(ns, keys, vals, frame_bytes=128 * 1024)
+
+        def work(j):
+            got = self.client.batch_get(ns, keys[j:] + keys[:j], frame_bytes=64 * 1024)
+            return [bytes(r.value) for r in got] == vals[j:] + vals[:j]
+
+        with ThreadPoolExecutor(4) as ex:
+            self.assertTrue(all(ex.map(work, range(8))))
+
     def test_node_info(self):
         self.assertEqual(self.client.get_info().key_spec_version, 1)
 

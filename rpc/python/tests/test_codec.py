@@ -165,5 +165,77 @@ class ByteViewTest(unittest.TestCase):
             byte_view(object())
 
 
+class TorchViewTest(unittest.TestCase):
+    """torch is not installed here: a stand-in module with the few Tensor methods the client uses
+    (detach, device, is_contiguous, reshape, view(torch.uint8), numpy) checks the code path."""
+
+    def setUp(self):
+        import sys
+        import types
+        import numpy as np
+
+        torch = types.ModuleType("torch")
+        torch.uint8 = np.uint8
+
+        class Device:
+            def __init__(self, t):
+                self.type = t
+
+            def __str__(self):
+                return self.type
+
+        class Tensor:
+            def __init__(self, arr, device="cpu"):
+                self.arr = arr
+                self.device = Device(device)
+
+            def detach(self):
+                return self
+
+            def is_contiguous(self):
+                return self.arr.flags["C_CONTIGUOUS"]
+
+            def reshape(self, *shape):
+                return Tensor(self.arr.reshape(*shape), self.device.type)
+
+            def view(self, dtype):
+                return Tensor(self.arr.view(dtype), self.device.type)
+
+            def numpy(self):
+                return self.arr
+
+        torch.Tensor = Tensor
+        self.np = np
+        self.torch = torch
+        self._saved = sys.modules.get("torch")
+        sys.modules["torch"] = torch
+
+    def tearDown(self):
+        import sys
+        if self._saved is None:
+            sys.modules.pop("torch", None)
+        else:
+            sys.modules["torch"] = self._saved
+
+    def test_cpu_tensor_is_viewed_not_copied(self):
+        arr = self.np.zeros((2, 4), dtype=self.np.float16)
+        t = self.torch.Tensor(arr)
+        mv = byte_view(t, writable=True)
+        self.assertEqual(len(mv), 16)
+        mv[0:2] = b"\x00\x3c"  # 1.0 in float16
+        self.assertEqual(arr[0, 0], 1.0)
+        # into a tensor through the assembler
+        a = GetAssembler(1, out=[t])
+        a.feed(F(index=0, first=True, total_length=4, data=b"\x00\x40\x00\x42"))
+        a.finish()
+        self.assertEqual(list(arr[0, :2]), [2.0, 3.0])
+
+    def test_gpu_and_non_contiguous_tensors_refused(self):
+        with self.assertRaises(TypeError):
+            byte_view(self.torch.Tensor(self.np.zeros(4), device="cuda:0"))
+        with self.assertRaises(ValueError):
+            byte_view(self.torch.Tensor(self.np.zeros((4, 4))[:, :2]))
+
+
 if __name__ == "__main__":
     unittest.main()
