@@ -6,7 +6,7 @@ import enum
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import grpc
 import grpc.experimental

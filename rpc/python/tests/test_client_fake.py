@@ -134,8 +134,9 @@ class SyncClientTest(FakeNodeTestBase):
         ns = self.client.declare_namespace(DESC)
         self.client.batch_put(ns, [(b"a", b"1")])
         self.node.stop()
-        with self.assertRaises(CacheUnavailable):
-            CacheClient(self.node.socket_path, reconnect_wait=0.1, retries=0).exists(ns, [b"a"])
+        with CacheClient(self.node.socket_path, reconnect_wait=0.1, retries=0) as other:
+            with self.assertRaises(CacheUnavailable):
+                other.exists(ns, [b"a"])
         # Restart on the same socket path (same in-memory store): the existing client reconnects.
         self.node.start()
         self.assertEqual(self.client.exists(ns, [b"a"]), [Tier.RAM])
