@@ -15,7 +15,8 @@ fi
 
 dotnet restore CheckpointCache.sln
 dotnet build CheckpointCache.sln -c Release --no-restore
-dotnet test CheckpointCache.sln -c Release --no-build --logger "console;verbosity=normal" "$@"
+# A hung test fails the run (with dumps) instead of hanging CI.
+dotnet test CheckpointCache.sln -c Release --no-build --blame-hang-timeout 10m --logger "console;verbosity=normal" "$@"
 
 if [ -d rpc/python/tests ]; then
   /usr/bin/python3 -m unittest discover -s rpc/python/tests -v

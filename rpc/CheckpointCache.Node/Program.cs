@@ -1,2 +1,3 @@
-// Node host: wired up by the node issue.
-return 0;
+using CheckpointCache.Node.Cli;
+
+return await CommandLine.RunAsync(args);

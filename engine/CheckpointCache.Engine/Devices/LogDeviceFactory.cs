@@ -9,7 +9,16 @@ internal static class LogDeviceFactory
 {
     public static IDevice Create(string baseName, EngineOptions options, ILoggerFactory loggerFactory)
     {
-        // The O_DIRECT device joins here once it lands; until then both settings use FASTER's device.
+        if (options.DirectIo && DirectFileDevice.IsSupported)
+        {
+            return new DirectFileDevice(baseName, new DirectFileDeviceOptions { IoThreads = options.IoThreads, Recover = true },
+                loggerFactory.CreateLogger<DirectFileDevice>());
+        }
+        if (options.DirectIo)
+        {
+            loggerFactory.CreateLogger<DirectFileDevice>().LogWarning(
+                "DirectIo is set but this platform has no O_DIRECT device; using FASTER's managed device for {BaseName}", baseName);
+        }
         return FASTER.core.Devices.CreateLogDevice(baseName, preallocateFile: false, deleteOnClose: false, recoverDevice: true);
     }
 }

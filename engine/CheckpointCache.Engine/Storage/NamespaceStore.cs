@@ -19,6 +19,8 @@ internal sealed class NamespaceStore : IDisposable
     private readonly FasterKV<SpanByte, SpanByte> _store;
     private readonly IDevice _device;
     private readonly SessionPool _sessions;
+    // Sessions that never copy SSD hits to the tail: existence checks must not rewrite values.
+    private readonly SessionPool _lookupSessions;
     private readonly ILogger _logger;
 
     public string Name { get; }
@@ -31,7 +33,7 @@ internal sealed class NamespaceStore : IDisposable
     public PinnedBufferPool Buffers { get; }
 
     private NamespaceStore(string name, NamespaceOptions policy, string directory, FasterKV<SpanByte, SpanByte> store, IDevice device,
-        SessionPool sessions, long pageBytes, long segmentBytes, long indexBytes, TimeSpan recoveryTime, PinnedBufferPool buffers, ILogger logger)
+        SessionPool sessions, SessionPool lookupSessions, long pageBytes, long segmentBytes, long indexBytes, TimeSpan recoveryTime, PinnedBufferPool buffers, ILogger logger)
     {
         Name = name;
         Policy = policy;
@@ -39,6 +41,7 @@ internal sealed class NamespaceStore : IDisposable
         _store = store;
         _device = device;
         _sessions = sessions;
+        _lookupSessions = lookupSessions;
         PageBytes = pageBytes;
         SegmentBytes = segmentBytes;
         IndexBytes = indexBytes;
@@ -90,11 +93,12 @@ internal sealed class NamespaceStore : IDisposable
         var functions = new RecordFunctions(buffers);
         var copy = policy.IsPromoteOnHit ? new ReadCopyOptions(ReadCopyFrom.Device, ReadCopyTo.MainLog) : ReadCopyOptions.None;
         var sessions = new SessionPool(() => store.For(functions).NewSession<RecordFunctions>(readCopyOptions: copy));
+        var lookupSessions = new SessionPool(() => store.For(functions).NewSession<RecordFunctions>(readCopyOptions: ReadCopyOptions.None));
         logger.LogInformation(
             "Namespace {Namespace} ({Kind}) opened at {Directory}: RAM {RamBytes} in {Pages} pages of {PageBytes}, SSD {SsdBytes}, log {BeginAddress}..{TailAddress}, recovered={Recovered} in {RecoveryMs} ms",
             name, policy.Kind, directory, policy.RamBytes, (1L << (memoryBits - pageBits)) - emptyPages, new ByteSize(1L << pageBits), policy.SsdBytes,
             store.Log.BeginAddress, store.Log.TailAddress, hasCheckpoint, stopwatch.Elapsed.TotalMilliseconds);
-        return new NamespaceStore(name, policy, directory, store, device, sessions, 1L << pageBits, 1L << segmentBits, indexBuckets * 64,
+        return new NamespaceStore(name, policy, directory, store, device, sessions, lookupSessions, 1L << pageBits, 1L << segmentBits, indexBuckets * 64,
             stopwatch.Elapsed, buffers, logger);
     }
 
@@ -188,7 +192,8 @@ internal sealed class NamespaceStore : IDisposable
     /// <summary>Reads a record; Found is false when the key is absent or below the begin address.</summary>
     public async ValueTask<(bool Found, RecordOutput Output, Tier Tier)> ReadAsync(ReadOnlyMemory<byte> key, RecordInput input)
     {
-        var session = _sessions.Rent();
+        var pool = input.HeaderOnly ? _lookupSessions : _sessions;
+        var session = pool.Rent();
         try
         {
             long head = _store.Log.HeadAddress;
@@ -203,7 +208,7 @@ internal sealed class NamespaceStore : IDisposable
         }
         finally
         {
-            _sessions.Return(session);
+            pool.Return(session);
         }
     }
 
@@ -260,6 +265,7 @@ internal sealed class NamespaceStore : IDisposable
     public void Dispose()
     {
         _sessions.Dispose();
+        _lookupSessions.Dispose();
         _store.Dispose();
         _device.Dispose();
         _logger.LogDebug("Namespace {Namespace} store closed", Name);

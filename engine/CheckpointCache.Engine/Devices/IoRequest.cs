@@ -1,0 +1,25 @@
+using FASTER.core;
+
+namespace CheckpointCache.Engine.Devices;
+
+internal enum IoKind : byte
+{
+    Read,
+    Write,
+    RemoveSegment,
+}
+
+/// <summary>
+/// One queued device operation. A struct so that queueing an I/O allocates nothing beyond what
+/// FASTER already allocated for its context.
+/// </summary>
+internal readonly record struct IoRequest(
+    IoKind Kind,
+    int Segment,
+    ulong Offset,
+    nint Buffer,
+    uint Length,
+    DeviceIOCompletionCallback? Callback,
+    object? Context,
+    AsyncCallback? RemoveCallback = null,
+    IAsyncResult? RemoveResult = null);

@@ -1,0 +1,42 @@
+using System.Diagnostics;
+
+namespace CheckpointCache.Perf.Framework;
+
+/// <summary>Operations completed, wall time and latencies of one load phase.</summary>
+public sealed record LoadResult(long Operations, TimeSpan Elapsed, LatencySummary Latency);
+
+/// <summary>Drives an async operation from a fixed number of concurrent workers: concurrency = outstanding requests.</summary>
+public static class Load
+{
+    /// <summary>
+    /// Each worker calls <paramref name="operation"/> (with its worker index) until it returns false
+    /// (no work left; that call is not counted) or <paramref name="duration"/> has passed.
+    /// </summary>
+    /// <param name="latency">Records into this recorder (e.g. to merge several slices of one phase); a new one when null.</param>
+    public static async Task<LoadResult> RunAsync(int workers, TimeSpan? duration, Func<int, ValueTask<bool>> operation,
+        LatencyRecorder? latency = null, CancellationToken cancellationToken = default)
+    {
+        latency ??= new LatencyRecorder(workers);
+        long operations = 0;
+        long deadline = duration is { } d ? Stopwatch.GetTimestamp() + (long)(d.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+        var stopwatch = Stopwatch.StartNew();
+        var tasks = new Task[workers];
+        for (int w = 0; w < workers; w++)
+        {
+            int worker = w;
+            tasks[w] = Task.Run(async () =>
+            {
+                while (Stopwatch.GetTimestamp() < deadline && !cancellationToken.IsCancellationRequested)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    if (!await operation(worker).ConfigureAwait(false)) break;
+                    latency.Record(worker, start);
+                    Interlocked.Increment(ref operations);
+                }
+            }, cancellationToken);
+        }
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+        stopwatch.Stop();
+        return new LoadResult(operations, stopwatch.Elapsed, latency.Summarize());
+    }
+}

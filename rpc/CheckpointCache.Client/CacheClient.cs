@@ -1,0 +1,209 @@
+using CheckpointCache.Rpc.Kv.V1;
+using CheckpointCache.Rpc.Node.V1;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace CheckpointCache.Client;
+
+/// <summary>
+/// Typed, async, batch-first client of a CheckpointCache node over its Unix socket or TCP. Thread-safe:
+/// share one per process; calls on it run concurrently over multiplexed HTTP/2 connections.
+/// </summary>
+public sealed class CacheClient : IDisposable
+{
+    private readonly GrpcChannel _channel;
+    private readonly CacheClientOptions _options;
+
+    private CacheClient(GrpcChannel channel, NodeEndpoint endpoint, CacheClientOptions options)
+    {
+        _channel = channel;
+        _options = options;
+        Endpoint = endpoint;
+        Kv = new KvCache.KvCacheClient(channel);
+        Node = new Rpc.Node.V1.Node.NodeClient(channel);
+    }
+
+    public NodeEndpoint Endpoint { get; }
+
+    /// <summary>The generated stubs, for what this class does not wrap.</summary>
+    public KvCache.KvCacheClient Kv { get; }
+    public Rpc.Node.V1.Node.NodeClient Node { get; }
+    public GrpcChannel Channel => _channel;
+
+    /// <summary>Connects lazily: nothing is sent until the first call.</summary>
+    public static CacheClient Connect(string endpoint, CacheClientOptions? options = null)
+        => Connect(NodeEndpoint.Parse(endpoint), options);
+
+    public static CacheClient Connect(NodeEndpoint endpoint, CacheClientOptions? options = null)
+    {
+        options ??= new CacheClientOptions();
+        var handler = new SocketsHttpHandler
+        {
+            // Several HTTP/2 connections once one is full of streams, so concurrent large transfers do not queue.
+            EnableMultipleHttp2Connections = true,
+            InitialHttp2StreamWindowSize = 16 * 1024 * 1024,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+        };
+        if (endpoint.IsUnixSocket)
+            handler.ConnectCallback = (_, ct) => endpoint.ConnectUnixSocketAsync(ct);
+        var address = endpoint.IsUnixSocket ? new Uri("http://localhost") : endpoint.Address!;
+        var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            HttpHandler = handler,
+            MaxReceiveMessageSize = options.MaxReceiveMessageBytes,
+            MaxSendMessageSize = null,
+        });
+        return new CacheClient(channel, endpoint, options);
+    }
+
+    private CallOptions Call(CancellationToken ct) => new(deadline: DateTime.UtcNow + _options.CallTimeout, cancellationToken: ct);
+
+    /// <summary>Declares (idempotently) the namespace of <paramref name="descriptor"/> in <paramref name="store"/> ("" is "kv").</summary>
+    public async Task<KvNamespace> DeclareNamespaceAsync(NamespaceDescriptor descriptor, string store = "", CancellationToken cancellationToken = default)
+    {
+        var response = await Kv.DeclareNamespaceAsync(new DeclareNamespaceRequest { Store = store, Descriptor_ = descriptor }, Call(cancellationToken));
+        var id = response.Namespace.Id.ToByteArray();
+        // The node hashes what we sent; the same id proves both sides follow the same key spec.
+        if (!id.AsSpan().SequenceEqual(KeySpec.NamespaceId(descriptor)))
+            throw new InvalidOperationException($"node returned namespace id {Convert.ToHexStringLower(id)} for a descriptor this client hashes differently (key spec {response.KeySpecVersion} vs {KeySpec.Version})");
+        return new KvNamespace(response.Namespace.Store, id, descriptor.Clone());
+    }
+
+    /// <summary>Stores every item; one result per item, in order. Values are streamed in frames of <see cref="CacheClientOptions.FrameBytes"/>.</summary>
+    public async Task<IReadOnlyList<KeyResult>> BatchPutAsync(KvNamespace ns, IReadOnlyList<KvItem> items, CancellationToken cancellationToken = default)
+    {
+        using var call = Kv.BatchPut(Call(cancellationToken));
+        bool first = true;
+        foreach (var item in items)
+        {
+            await WriteItemAsync(call.RequestStream, first ? ns.ToRef() : null, item.Key, item.Value, cancellationToken);
+            first = false;
+        }
+        await call.RequestStream.CompleteAsync();
+        var response = await call;
+        return response.Results.Select(r => new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message)).ToList();
+    }
+
+    /// <summary>Stores one value read from <paramref name="value"/> (exactly <paramref name="length"/> bytes) without holding all of it.</summary>
+    public async Task<KeyResult> PutStreamAsync(KvNamespace ns, ReadOnlyMemory<byte> key, Stream value, long length, CancellationToken cancellationToken = default)
+    {
+        using var call = Kv.BatchPut(Call(cancellationToken));
+        var buffer = new byte[Math.Min(_options.FrameBytes, Math.Max(1, length))];
+        var frame = new PutFrame { Namespace = ns.ToRef(), NewItem = true, Key = ByteString.CopyFrom(key.Span), TotalLength = (ulong)length };
+        long sent = 0;
+        do
+        {
+            int n = length == 0 ? 0 : await value.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - sent)), cancellationToken);
+            if (n == 0 && sent < length) throw new EndOfStreamException($"the value ended after {sent} of {length} bytes");
+            frame.Data = ByteString.CopyFrom(buffer, 0, n);
+            await call.RequestStream.WriteAsync(frame, cancellationToken);
+            sent += n;
+            frame = new PutFrame();
+        } while (sent < length);
+        await call.RequestStream.CompleteAsync();
+        var response = await call;
+        var r = response.Results.Single();
+        return new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message);
+    }
+
+    private async Task WriteItemAsync(IClientStreamWriter<PutFrame> stream, NamespaceRef? ns, ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> value, CancellationToken ct)
+    {
+        int frameBytes = _options.FrameBytes;
+        int offset = 0;
+        var frame = new PutFrame { Namespace = ns, NewItem = true, Key = ByteString.CopyFrom(key.Span), TotalLength = (ulong)value.Length };
+        do
+        {
+            int n = Math.Min(frameBytes, value.Length - offset);
+            // The caller's value is not changed while the call runs, so frames can point into it.
+            frame.Data = UnsafeByteOperations.UnsafeWrap(value.Slice(offset, n));
+            await stream.WriteAsync(frame, ct);
+            offset += n;
+            frame = new PutFrame();
+        } while (offset < value.Length);
+    }
+
+    /// <summary>Fetches every key; one result per key, in order. A miss is a result with NOT_FOUND, not an exception.</summary>
+    public async Task<IReadOnlyList<GetResult>> BatchGetAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, CancellationToken cancellationToken = default)
+    {
+        var request = new BatchGetRequest { Namespace = ns.ToRef(), MaxFrameBytes = (uint)_options.FrameBytes };
+        foreach (var key in keys) request.Keys.Add(ByteString.CopyFrom(key.Span));
+        var results = new GetResult?[keys.Count];
+        var assembling = new byte[]?[keys.Count];
+        var filled = new long[keys.Count];
+        var meta = new GetFrame?[keys.Count];
+
+        using var call = Kv.BatchGet(request, Call(cancellationToken));
+        await foreach (var frame in call.ResponseStream.ReadAllAsync(cancellationToken))
+        {
+            int i = checked((int)frame.Index);
+            if (frame.First)
+            {
+                meta[i] = frame;
+                if (frame.Code != 0)
+                {
+                    results[i] = new GetResult(i, (StatusCode)frame.Code, frame.Message, Tier.None, null);
+                    continue;
+                }
+                assembling[i] = GC.AllocateUninitializedArray<byte>(checked((int)frame.TotalLength));
+            }
+            else if (frame.Code != 0)
+            {
+                // The node lost the value while sending it: drop what arrived.
+                assembling[i] = null;
+                results[i] = new GetResult(i, (StatusCode)frame.Code, frame.Message, Tier.None, null);
+                continue;
+            }
+            var buffer = assembling[i] ?? throw new InvalidOperationException($"data frame for item {i} without an open item");
+            frame.Data.Span.CopyTo(buffer.AsSpan(checked((int)filled[i])));
+            filled[i] += frame.Data.Length;
+            if (filled[i] == buffer.Length)
+            {
+                results[i] = new GetResult(i, StatusCode.OK, "", meta[i]!.Tier, buffer);
+                assembling[i] = null;
+            }
+        }
+        for (int i = 0; i < results.Length; i++)
+            results[i] ??= new GetResult(i, StatusCode.Internal, "the node ended the stream before this item was complete", Tier.None, null);
+        return results!;
+    }
+
+    /// <summary>Where each key lives (Tier.None for a miss).</summary>
+    public async Task<IReadOnlyList<Tier>> ExistsAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, CancellationToken cancellationToken = default)
+    {
+        var response = await Kv.ExistsAsync(Keys(ns, keys), Call(cancellationToken));
+        return response.Tiers.ToList();
+    }
+
+    /// <summary>Removes each key; false where it was not there.</summary>
+    public async Task<IReadOnlyList<bool>> DeleteAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, CancellationToken cancellationToken = default)
+    {
+        var response = await Kv.DeleteAsync(Keys(ns, keys), Call(cancellationToken));
+        return response.Deleted.ToList();
+    }
+
+    /// <summary>The longest cached prefix of <paramref name="keys"/> (block 0 first), optionally pinned for <paramref name="pin"/>.</summary>
+    public async Task<LookupResult> LookupAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, TimeSpan? pin = null, CancellationToken cancellationToken = default)
+    {
+        var request = new LookupRequest { Namespace = ns.ToRef(), PinTtlMs = pin is { } p ? (uint)Math.Ceiling(p.TotalMilliseconds) : 0 };
+        foreach (var key in keys) request.Keys.Add(ByteString.CopyFrom(key.Span));
+        var response = await Kv.LookupAsync(request, Call(cancellationToken));
+        return new LookupResult((int)response.PrefixLength, response.Tiers.ToList(),
+            response.PinnedUntilUnixMs == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds((long)response.PinnedUntilUnixMs));
+    }
+
+    public async Task<NodeInfo> GetInfoAsync(CancellationToken cancellationToken = default)
+        => await Node.GetInfoAsync(new GetInfoRequest(), Call(cancellationToken));
+
+    public async Task<NodeStats> GetStatsAsync(CancellationToken cancellationToken = default)
+        => await Node.GetStatsAsync(new GetStatsRequest(), Call(cancellationToken));
+
+    private static KeysRequest Keys(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys)
+    {
+        var request = new KeysRequest { Namespace = ns.ToRef() };
+        foreach (var key in keys) request.Keys.Add(ByteString.CopyFrom(key.Span));
+        return request;
+    }
+
+    public void Dispose() => _channel.Dispose();
+}

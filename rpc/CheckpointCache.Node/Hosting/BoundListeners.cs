@@ -1,0 +1,22 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace CheckpointCache.Node.Hosting;
+
+/// <summary>The listeners a node configured, read back after start to learn ports chosen by the operating system.</summary>
+internal sealed class BoundListeners
+{
+    public string? UnixSocket { get; set; }
+    public ListenOptions? Tcp { get; set; }
+    public ListenOptions? Metrics { get; set; }
+
+    /// <summary>The endpoints in the form clients and the CLI accept: unix:/path and http://address:port.</summary>
+    public IReadOnlyList<string> GrpcEndpoints(bool tls)
+    {
+        var endpoints = new List<string>();
+        if (UnixSocket is not null) endpoints.Add("unix:" + UnixSocket);
+        if (Tcp?.IPEndPoint is { } tcp) endpoints.Add($"{(tls ? "https" : "http")}://{tcp}");
+        return endpoints;
+    }
+
+    public string? MetricsUrl(string path) => Metrics?.IPEndPoint is { } ep ? $"http://{ep}{path}" : null;
+}

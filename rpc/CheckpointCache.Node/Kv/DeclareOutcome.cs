@@ -1,0 +1,8 @@
+namespace CheckpointCache.Node;
+
+public enum DeclareOutcome
+{
+    Created,
+    AlreadyDeclared,
+    LimitReached,
+}

@@ -1,0 +1,336 @@
+using System.Buffers;
+using System.Diagnostics;
+using CheckpointCache.Client;
+using CheckpointCache.Engine;
+using CheckpointCache.Node.Metrics;
+using CheckpointCache.Node.Options;
+using CheckpointCache.Rpc.Kv.V1;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Tier = CheckpointCache.Engine.Tier;
+
+namespace CheckpointCache.Node;
+
+/// <summary>
+/// The KV-cache API (kv.proto) over the engine's public API. Whole-call problems fail the call with a
+/// status; per-key problems are per-key results, because partial success is normal for a cache.
+/// Every engine call gets the call's cancellation token, which fires when the deadline expires.
+/// </summary>
+public sealed class KvCacheService(
+    NamespaceResolver resolver,
+    NamespaceRegistry registry,
+    IOptions<LimitsOptions> limitsOptions,
+    NodeMetrics metrics,
+    ILogger<KvCacheService> logger) : KvCache.KvCacheBase
+{
+    /// <summary>Smallest frame a client may ask for; below this framing costs more than the data.</summary>
+    public const int MinFrameBytes = 4096;
+
+    private readonly LimitsOptions _limits = limitsOptions.Value;
+
+    public override Task<DeclareNamespaceResponse> DeclareNamespace(DeclareNamespaceRequest request, ServerCallContext context)
+    {
+        var descriptor = request.Descriptor_ ?? throw RpcErrors.InvalidArgument("descriptor is missing");
+        try
+        {
+            KeySpec.Validate(descriptor);
+        }
+        catch (ArgumentException e)
+        {
+            throw RpcErrors.InvalidArgument("descriptor: " + e.Message);
+        }
+        int bytes = NamespaceRegistry.DescriptorBytes(descriptor);
+        if (bytes > _limits.MaxDescriptorBytes)
+            throw RpcErrors.InvalidArgument($"descriptor is {bytes} bytes, over Limits:MaxDescriptorBytes ({_limits.MaxDescriptorBytes})");
+        var store = NamespaceResolver.StoreName(request.Store);
+        resolver.Store(store);
+
+        var outcome = registry.Declare(store, descriptor, out var declared);
+        if (outcome == DeclareOutcome.LimitReached)
+            throw RpcErrors.ResourceExhausted($"{registry.Count} namespaces are declared, the most Limits:MaxNamespaces ({_limits.MaxNamespaces}) allows");
+        return Task.FromResult(new DeclareNamespaceResponse
+        {
+            Namespace = new NamespaceRef { Store = store, Id = ByteString.CopyFrom(declared.Id) },
+            KeySpecVersion = KeySpec.Version,
+            Created = outcome == DeclareOutcome.Created,
+        });
+    }
+
+    public override async Task<BatchPutResponse> BatchPut(IAsyncStreamReader<PutFrame> requestStream, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        var response = new BatchPutResponse();
+        ResolvedNamespace? ns = null;
+        PutItem? item = null;
+        long batchBytes = 0;
+        int frames = 0;
+        try
+        {
+            while (await requestStream.MoveNext(ct))
+            {
+                var frame = requestStream.Current;
+                frames++;
+                if (ns is null)
+                    ns = resolver.Resolve(frame.Namespace);
+                else if (frame.Namespace is not null && !SameNamespace(frame.Namespace, ns))
+                    throw RpcErrors.InvalidArgument($"frame {frames} names another namespace; one BatchPut writes into one namespace");
+
+                if (frame.NewItem)
+                {
+                    if (item is not null) await CloseAsync(item, ns, response, ct);
+                    item = null;
+                    int index = response.Results.Count;
+                    if (index + 1 > _limits.MaxBatchKeys)
+                        throw RpcErrors.ResourceExhausted($"item {index} is one more than Limits:MaxBatchKeys ({_limits.MaxBatchKeys}) allows in one call");
+                    if (frame.TotalLength > (ulong)_limits.MaxBatchBytes.Bytes - (ulong)batchBytes)
+                        throw RpcErrors.ResourceExhausted($"item {index} brings the call to more than Limits:MaxBatchBytes ({_limits.MaxBatchBytes})");
+                    batchBytes += (long)frame.TotalLength;
+                    item = await StartAsync(ns, index, frame);
+                }
+                else if (item is null)
+                {
+                    // A frame that only names the namespace may open the stream.
+                    if (frame.Data.IsEmpty && frame.Key.IsEmpty && frame.TotalLength == 0) continue;
+                    throw RpcErrors.InvalidArgument($"frame {frames} carries data before any item began: the first frame of each item must have new_item = true");
+                }
+                else if (!frame.Key.IsEmpty || frame.TotalLength != 0)
+                {
+                    throw RpcErrors.InvalidArgument($"frame {frames} carries a key or total_length but new_item is false (item {item.Index} is still receiving data)");
+                }
+
+                if (!frame.Data.IsEmpty)
+                {
+                    if (frame.Data.Length > MaxPutFrameData)
+                        throw RpcErrors.InvalidArgument($"frame {frames} carries {frame.Data.Length} bytes of data, more than {MaxPutFrameData} (Limits:MaxReceiveMessageBytes less framing)");
+                    await WriteAsync(item, ns, frame.Data.Memory, ct);
+                }
+            }
+            if (item is not null) await CloseAsync(item, ns!, response, ct);
+            item = null;
+            return response;
+        }
+        finally
+        {
+            // Cancelled, deadline expired, stream cut or refused: the open item is abandoned, never published.
+            if (item is not null) await item.DisposeAsync();
+        }
+    }
+
+    private long MaxPutFrameData => _limits.MaxReceiveMessageBytes.Bytes - OptionsValidation.FrameOverheadBytes - _limits.MaxKeyBytes;
+
+    private async ValueTask<PutItem> StartAsync(ResolvedNamespace ns, int index, PutFrame frame)
+    {
+        if (KeyCheck.Problem(frame.Key, index, _limits) is { } keyProblem)
+            return Refuse(ns, index, frame, StatusCode.InvalidArgument, keyProblem);
+        if (frame.TotalLength > (ulong)_limits.MaxValueBytes.Bytes)
+            return Refuse(ns, index, frame, StatusCode.InvalidArgument, $"item {index}: total_length {frame.TotalLength} is over Limits:MaxValueBytes ({_limits.MaxValueBytes})");
+        try
+        {
+            var writer = ns.Store.BeginPut(ns.EngineKey(frame.Key.Span), (long)frame.TotalLength);
+            return PutItem.Accepted(index, (long)frame.TotalLength, writer);
+        }
+        catch (CacheException e) when (e.Code != CacheErrorCode.ShuttingDown)
+        {
+            return Refuse(ns, index, frame, RpcErrors.CodeOf(e), $"item {index}: {e.Message}");
+        }
+
+        PutItem Refuse(ResolvedNamespace ns, int index, PutFrame frame, StatusCode code, string message)
+        {
+            metrics.ItemError(ns.Declared.Store, "put", code);
+            return PutItem.Refused(index, (long)Math.Min(frame.TotalLength, long.MaxValue), code, message);
+        }
+    }
+
+    private async ValueTask WriteAsync(PutItem item, ResolvedNamespace ns, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        try
+        {
+            await item.AcceptAsync(data, ct);
+        }
+        catch (CacheException e) when (e.Code != CacheErrorCode.ShuttingDown)
+        {
+            await item.FailAsync(RpcErrors.CodeOf(e), $"item {item.Index}: {e.Message}");
+        }
+    }
+
+    private async ValueTask CloseAsync(PutItem item, ResolvedNamespace ns, BatchPutResponse response, CancellationToken ct)
+    {
+        if (item.Code == StatusCode.OK)
+        {
+            try
+            {
+                await item.CloseAsync(ct);
+            }
+            catch (CacheException e) when (e.Code != CacheErrorCode.ShuttingDown)
+            {
+                await item.FailAsync(RpcErrors.CodeOf(e), $"item {item.Index}: {e.Message}");
+            }
+            if (item.Code == StatusCode.OK) metrics.Put(ns.Declared, item.TotalLength, item.Elapsed);
+            else metrics.ItemError(ns.Declared.Store, "put", item.Code);
+        }
+        response.Results.Add(new KeyStatus { Index = (uint)item.Index, Code = (int)item.Code, Message = item.Message });
+    }
+
+    public override async Task BatchGet(BatchGetRequest request, IServerStreamWriter<GetFrame> responseStream, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        var ns = resolver.Resolve(request.Namespace);
+        if (request.Keys.Count > _limits.MaxBatchKeys)
+            throw RpcErrors.ResourceExhausted($"{request.Keys.Count} keys in one call, over Limits:MaxBatchKeys ({_limits.MaxBatchKeys})");
+        int frameBytes = request.MaxFrameBytes == 0
+            ? (int)_limits.MaxFrameBytes.Bytes
+            : (int)Math.Clamp(request.MaxFrameBytes, MinFrameBytes, _limits.MaxFrameBytes.Bytes);
+
+        long sent = 0;
+        byte[] buffer = [];
+        try
+        {
+            for (int i = 0; i < request.Keys.Count; i++)
+            {
+                var key = request.Keys[i];
+                if (KeyCheck.Problem(key, i, _limits) is { } problem)
+                {
+                    metrics.ItemError(ns.Declared.Store, "get", StatusCode.InvalidArgument);
+                    await responseStream.WriteAsync(Failed(i, StatusCode.InvalidArgument, problem), ct);
+                    continue;
+                }
+                var started = Stopwatch.GetTimestamp();
+                using var reader = await ns.Store.OpenReadAsync(ns.EngineKey(key.Span), ct);
+                if (reader is null)
+                {
+                    metrics.Miss(ns.Declared);
+                    await responseStream.WriteAsync(Failed(i, StatusCode.NotFound, $"key {i} is not cached"), ct);
+                    continue;
+                }
+                if (reader.Length > _limits.MaxBatchBytes.Bytes - sent)
+                {
+                    metrics.ItemError(ns.Declared.Store, "get", StatusCode.ResourceExhausted);
+                    await responseStream.WriteAsync(Failed(i, StatusCode.ResourceExhausted,
+                        $"key {i}: its {reader.Length} bytes would bring the call over Limits:MaxBatchBytes ({_limits.MaxBatchBytes}); ask for it in another call"), ct);
+                    continue;
+                }
+                if (buffer.Length < reader.ChunkLength)
+                {
+                    if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(reader.ChunkLength);
+                }
+                if (await StreamValueAsync(i, reader, buffer, frameBytes, responseStream, ct))
+                {
+                    sent += reader.Length;
+                    metrics.Hit(ns.Declared, reader.Tier, reader.Length, Stopwatch.GetElapsedTime(started));
+                }
+                else
+                {
+                    metrics.Miss(ns.Declared);
+                }
+            }
+        }
+        finally
+        {
+            if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Streams one value as frames of at most <paramref name="frameBytes"/>. Chunk 0 is read before
+    /// anything is sent, so a value that is already gone is a plain miss; a chunk that vanishes later
+    /// becomes an abort frame, and the client drops what it got for that index. False when it was a miss.
+    /// </summary>
+    private async ValueTask<bool> StreamValueAsync(int index, IObjectReader reader, byte[] buffer, int frameBytes,
+        IServerStreamWriter<GetFrame> responseStream, CancellationToken ct)
+    {
+        bool firstSent = false;
+        for (int c = 0; c < Math.Max(1, reader.ChunkCount); c++)
+        {
+            int n;
+            try
+            {
+                n = reader.Length == 0 ? 0 : await reader.ReadChunkAsync(c, buffer, ct);
+            }
+            catch (ChunkMissingException e)
+            {
+                logger.LogWarning("Value {Index} lost chunk {Chunk} of {Chunks} while being read: {Reason}", index, c, reader.ChunkCount, e.Message);
+                var reason = $"key {index}: value is no longer cached ({e.Message})";
+                await responseStream.WriteAsync(firstSent
+                    ? new GetFrame { Index = (uint)index, First = false, Code = (int)StatusCode.NotFound, Message = reason }
+                    : Failed(index, StatusCode.NotFound, reason), ct);
+                return false;
+            }
+            int offset = 0;
+            do
+            {
+                int length = Math.Min(frameBytes, n - offset);
+                // The frame is serialised before WriteAsync completes, so wrapping the reused buffer is safe.
+                var frame = new GetFrame { Index = (uint)index, Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(offset, length)) };
+                if (!firstSent)
+                {
+                    frame.First = true;
+                    frame.TotalLength = (ulong)reader.Length;
+                    frame.Tier = ToProto(reader.Tier);
+                    firstSent = true;
+                }
+                await responseStream.WriteAsync(frame, ct);
+                offset += length;
+            } while (offset < n);
+        }
+        return true;
+    }
+
+    public override async Task<ExistsResponse> Exists(KeysRequest request, ServerCallContext context)
+    {
+        var ns = resolver.Resolve(request.Namespace);
+        KeyCheck.RequireAll(request.Keys, _limits);
+        var response = new ExistsResponse();
+        foreach (var key in request.Keys)
+            response.Tiers.Add(ToProto(await ns.Store.ExistsAsync(ns.EngineKey(key.Span), context.CancellationToken)));
+        return response;
+    }
+
+    public override async Task<DeleteResponse> Delete(KeysRequest request, ServerCallContext context)
+    {
+        var ns = resolver.Resolve(request.Namespace);
+        KeyCheck.RequireAll(request.Keys, _limits);
+        var response = new DeleteResponse();
+        foreach (var key in request.Keys)
+            response.Deleted.Add(await ns.Store.DeleteAsync(ns.EngineKey(key.Span), context.CancellationToken));
+        return response;
+    }
+
+    public override async Task<LookupResponse> Lookup(LookupRequest request, ServerCallContext context)
+    {
+        var ns = resolver.Resolve(request.Namespace);
+        KeyCheck.RequireAll(request.Keys, _limits);
+        var ttl = TimeSpan.FromMilliseconds(Math.Min(request.PinTtlMs, _limits.MaxPinTtl.TotalMilliseconds));
+        var until = DateTimeOffset.UtcNow + ttl;
+        bool pin = request.PinTtlMs > 0 && ttl > TimeSpan.Zero;
+
+        var response = new LookupResponse();
+        foreach (var key in request.Keys)
+        {
+            var engineKey = ns.EngineKey(key.Span);
+            // Pin before looking: a block reported as cached was already pinned, so eviction cannot slip in between.
+            if (pin) ns.Store.Pin(engineKey, until);
+            var tier = await ns.Store.ExistsAsync(engineKey, context.CancellationToken);
+            if (tier == Tier.None) break;
+            response.Tiers.Add(ToProto(tier));
+        }
+        response.PrefixLength = (uint)response.Tiers.Count;
+        if (pin && response.PrefixLength > 0) response.PinnedUntilUnixMs = (ulong)until.ToUnixTimeMilliseconds();
+        return response;
+    }
+
+    private static GetFrame Failed(int index, StatusCode code, string message)
+        => new() { Index = (uint)index, First = true, Code = (int)code, Message = message };
+
+    private static bool SameNamespace(NamespaceRef reference, ResolvedNamespace ns)
+        => NamespaceResolver.StoreName(reference.Store) == ns.Declared.Store && reference.Id.Span.SequenceEqual(ns.Declared.Id);
+
+    internal static Rpc.Kv.V1.Tier ToProto(Tier tier) => tier switch
+    {
+        Tier.Ram => Rpc.Kv.V1.Tier.Ram,
+        Tier.Ssd => Rpc.Kv.V1.Tier.Ssd,
+        _ => Rpc.Kv.V1.Tier.None,
+    };
+}

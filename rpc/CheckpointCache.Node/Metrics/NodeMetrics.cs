@@ -1,0 +1,100 @@
+using CheckpointCache.Engine;
+using Prometheus;
+
+namespace CheckpointCache.Node.Metrics;
+
+/// <summary>
+/// What the node exports to Prometheus. Request-path counters are kept here per store, declared
+/// namespace and tier; the engine's own counters (evictions, corruption, space) are copied from its
+/// stats at scrape time so there is one source of truth for them.
+/// </summary>
+public sealed class NodeMetrics
+{
+    private static readonly double[] LatencyBuckets = Histogram.ExponentialBuckets(0.000_05, 2, 18); // 50 us .. 6.5 s
+
+    public CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();
+
+    private readonly Counter _hits, _misses, _bytesRead, _bytesWritten, _puts, _itemErrors, _calls;
+    private readonly Histogram _getSeconds, _putSeconds, _callSeconds;
+
+    public NodeMetrics(ICacheEngine engine, NamespaceRegistry registry, DateTimeOffset startedAt)
+    {
+        var f = Prometheus.Metrics.WithCustomRegistry(Registry);
+        string[] nsLabels = ["store", "namespace"];
+        string[] nsTierLabels = ["store", "namespace", "tier"];
+        _hits = f.CreateCounter("checkpointcache_kv_hits_total", "KV blocks found, by tier.", nsTierLabels);
+        _misses = f.CreateCounter("checkpointcache_kv_misses_total", "KV blocks asked for and not found (absent, evicted or corrupt).", nsLabels);
+        _bytesRead = f.CreateCounter("checkpointcache_kv_read_bytes_total", "Value bytes sent to clients, by tier.", nsTierLabels);
+        _bytesWritten = f.CreateCounter("checkpointcache_kv_written_bytes_total", "Value bytes stored.", nsLabels);
+        _puts = f.CreateCounter("checkpointcache_kv_puts_total", "KV blocks stored.", nsLabels);
+        _itemErrors = f.CreateCounter("checkpointcache_kv_item_errors_total", "Items refused or failed, by operation and gRPC code.", "store", "op", "code");
+        _calls = f.CreateCounter("checkpointcache_rpc_calls_total", "KV calls, by method and final gRPC code.", "method", "code");
+        _getSeconds = f.CreateHistogram("checkpointcache_kv_get_seconds", "Time to stream one value to a client, by tier.",
+            new HistogramConfiguration { LabelNames = nsTierLabels, Buckets = LatencyBuckets });
+        _putSeconds = f.CreateHistogram("checkpointcache_kv_put_seconds", "Time from an item's first frame until it was published.",
+            new HistogramConfiguration { LabelNames = nsLabels, Buckets = LatencyBuckets });
+        _callSeconds = f.CreateHistogram("checkpointcache_rpc_seconds", "Duration of whole KV calls, by method.",
+            new HistogramConfiguration { LabelNames = ["method"], Buckets = LatencyBuckets });
+
+        var storeHits = f.CreateCounter("checkpointcache_store_hits_total", "Engine reads that found a value, by store and tier.", "store", "tier");
+        var storeMisses = f.CreateCounter("checkpointcache_store_misses_total", "Engine reads that found nothing.", "store");
+        var evictions = f.CreateCounter("checkpointcache_store_evictions_total", "Times the SSD tier was trimmed to its budget.", "store");
+        var evictedBytes = f.CreateCounter("checkpointcache_store_evicted_bytes_total", "Bytes dropped by eviction.", "store");
+        var corruption = f.CreateCounter("checkpointcache_store_corruption_events_total", "Chunks that failed their checksum (served as misses and removed).", "store");
+        var outOfSpace = f.CreateCounter("checkpointcache_store_out_of_space_total", "Writes refused because a non-evictable store was full.", "store");
+        var bytesUsed = f.CreateGauge("checkpointcache_store_bytes_used", "Bytes held, by tier.", "store", "tier");
+        var budget = f.CreateGauge("checkpointcache_store_budget_bytes", "Configured budget, by tier.", "store", "tier");
+        var recovery = f.CreateGauge("checkpointcache_recovery_seconds", "How long opening the data directory took at start.");
+        var uptime = f.CreateGauge("checkpointcache_uptime_seconds", "Seconds since the node started.");
+        var declared = f.CreateGauge("checkpointcache_declared_namespaces", "Declared KV namespaces.");
+
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            var stats = engine.GetStats();
+            foreach (var s in stats.Namespaces)
+            {
+                storeHits.WithLabels(s.Name, "ram").IncTo(s.RamHits);
+                storeHits.WithLabels(s.Name, "ssd").IncTo(s.SsdHits);
+                storeMisses.WithLabels(s.Name).IncTo(s.Misses);
+                evictions.WithLabels(s.Name).IncTo(s.Evictions);
+                evictedBytes.WithLabels(s.Name).IncTo(s.EvictedBytes);
+                corruption.WithLabels(s.Name).IncTo(s.CorruptionEvents);
+                outOfSpace.WithLabels(s.Name).IncTo(s.OutOfSpaceRejections);
+                bytesUsed.WithLabels(s.Name, "ram").Set(s.RamBytesUsed);
+                bytesUsed.WithLabels(s.Name, "ssd").Set(s.SsdBytesUsed);
+                budget.WithLabels(s.Name, "ram").Set(s.RamBudgetBytes);
+                budget.WithLabels(s.Name, "ssd").Set(s.SsdBudgetBytes);
+            }
+            recovery.Set(stats.RecoveryTime.TotalSeconds);
+            uptime.Set((DateTimeOffset.UtcNow - startedAt).TotalSeconds);
+            declared.Set(registry.Count);
+        });
+    }
+
+    public void Hit(DeclaredNamespace ns, Tier tier, long bytes, TimeSpan elapsed)
+    {
+        var t = TierLabel(tier);
+        _hits.WithLabels(ns.Store, ns.IdHex, t).Inc();
+        _bytesRead.WithLabels(ns.Store, ns.IdHex, t).Inc(bytes);
+        _getSeconds.WithLabels(ns.Store, ns.IdHex, t).Observe(elapsed.TotalSeconds);
+    }
+
+    public void Miss(DeclaredNamespace ns) => _misses.WithLabels(ns.Store, ns.IdHex).Inc();
+
+    public void Put(DeclaredNamespace ns, long bytes, TimeSpan elapsed)
+    {
+        _puts.WithLabels(ns.Store, ns.IdHex).Inc();
+        _bytesWritten.WithLabels(ns.Store, ns.IdHex).Inc(bytes);
+        _putSeconds.WithLabels(ns.Store, ns.IdHex).Observe(elapsed.TotalSeconds);
+    }
+
+    public void ItemError(string store, string op, Grpc.Core.StatusCode code) => _itemErrors.WithLabels(store, op, code.ToString()).Inc();
+
+    public void Call(string method, Grpc.Core.StatusCode code, TimeSpan elapsed)
+    {
+        _calls.WithLabels(method, code.ToString()).Inc();
+        _callSeconds.WithLabels(method).Observe(elapsed.TotalSeconds);
+    }
+
+    private static string TierLabel(Tier tier) => tier switch { Tier.Ram => "ram", Tier.Ssd => "ssd", _ => "none" };
+}

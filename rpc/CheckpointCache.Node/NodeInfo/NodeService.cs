@@ -1,0 +1,84 @@
+using CheckpointCache.Client;
+using CheckpointCache.Engine;
+using CheckpointCache.Node.Options;
+using CheckpointCache.Rpc.Node.V1;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+
+namespace CheckpointCache.Node;
+
+/// <summary>Node introspection (node.proto): what the node is, its limits and stores, and its counters.</summary>
+public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry, NodeIdentity identity, IOptions<LimitsOptions> limits)
+    : Rpc.Node.V1.Node.NodeBase
+{
+    public override Task<NodeInfo> GetInfo(GetInfoRequest request, ServerCallContext context)
+    {
+        var l = limits.Value;
+        var info = new NodeInfo
+        {
+            NodeId = identity.NodeId,
+            Version = NodeIdentity.Version,
+            KeySpecVersion = KeySpec.Version,
+            DataDirectory = identity.DataDirectory,
+            CloudEnabled = false, // the cloud tier does not exist yet
+            Limits = new Limits
+            {
+                MaxKeyBytes = (uint)l.MaxKeyBytes,
+                MaxValueBytes = (ulong)l.MaxValueBytes.Bytes,
+                MaxBatchKeys = (uint)l.MaxBatchKeys,
+                MaxBatchBytes = (ulong)l.MaxBatchBytes.Bytes,
+                MaxNamespaces = (uint)l.MaxNamespaces,
+                MaxFrameBytes = (uint)l.MaxFrameBytes.Bytes,
+                MaxPinTtlMs = (uint)l.MaxPinTtl.TotalMilliseconds,
+                MaxDescriptorBytes = (uint)l.MaxDescriptorBytes,
+                MaxReceiveMessageBytes = (ulong)l.MaxReceiveMessageBytes.Bytes,
+            },
+            DeclaredNamespaces = (uint)registry.Count,
+            RecoverySeconds = engine.RecoveryTime.TotalSeconds,
+            UptimeSeconds = identity.Uptime.TotalSeconds,
+            MetricsUrl = identity.MetricsUrl ?? "",
+        };
+        info.Endpoints.AddRange(identity.Endpoints);
+        foreach (var ns in engine.Namespaces.OrderBy(n => n.Name, StringComparer.Ordinal))
+        {
+            var policy = ns.Policy;
+            info.Stores.Add(new StoreInfo
+            {
+                Name = ns.Name,
+                Kind = ns.Kind == NamespaceKind.Kv ? "kv" : "files",
+                RamBytes = (ulong)policy.RamBytes.Bytes,
+                SsdBytes = (ulong)policy.SsdBytes.Bytes,
+                Evictable = policy.IsEvictable,
+                PromoteOnHit = policy.IsPromoteOnHit,
+            });
+        }
+        return Task.FromResult(info);
+    }
+
+    public override Task<NodeStats> GetStats(GetStatsRequest request, ServerCallContext context)
+    {
+        var stats = engine.GetStats();
+        var result = new NodeStats { RecoverySeconds = stats.RecoveryTime.TotalSeconds, UptimeSeconds = identity.Uptime.TotalSeconds };
+        foreach (var s in stats.Namespaces.OrderBy(n => n.Name, StringComparer.Ordinal))
+        {
+            var store = new StoreStats
+            {
+                Name = s.Name,
+                Misses = (ulong)s.Misses,
+                Puts = (ulong)s.Puts,
+                BytesWritten = (ulong)s.BytesWritten,
+                Deletes = (ulong)s.Deletes,
+                EvictedBytes = (ulong)s.EvictedBytes,
+                Evictions = (ulong)s.Evictions,
+                CorruptionEvents = (ulong)s.CorruptionEvents,
+                OutOfSpaceRejections = (ulong)s.OutOfSpaceRejections,
+                RamBudgetBytes = (ulong)s.RamBudgetBytes,
+                SsdBudgetBytes = (ulong)s.SsdBudgetBytes,
+            };
+            store.Tiers.Add(new TierStats { Tier = "ram", Hits = (ulong)s.RamHits, BytesRead = (ulong)s.RamBytesRead, BytesUsed = (ulong)s.RamBytesUsed });
+            store.Tiers.Add(new TierStats { Tier = "ssd", Hits = (ulong)s.SsdHits, BytesRead = (ulong)s.SsdBytesRead, BytesUsed = (ulong)s.SsdBytesUsed });
+            result.Stores.Add(store);
+        }
+        return Task.FromResult(result);
+    }
+}

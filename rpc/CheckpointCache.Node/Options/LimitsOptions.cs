@@ -1,0 +1,42 @@
+using CheckpointCache.Engine.Options;
+
+namespace CheckpointCache.Node.Options;
+
+/// <summary>
+/// What one request may ask of the node; bound from the "Limits" section. Every refusal names the
+/// limit it broke, so an operator can tell a client bug from a limit set too low.
+/// </summary>
+public sealed class LimitsOptions
+{
+    public const string Section = "Limits";
+
+    /// <summary>Largest key a client may send (the node adds a 16-byte namespace id in front of it).</summary>
+    public int MaxKeyBytes { get; set; } = 512;
+
+    /// <summary>Largest value; at most the engine's Engine:MaxValueBytes.</summary>
+    public ByteSize MaxValueBytes { get; set; } = ByteSize.FromMiB(64);
+
+    /// <summary>Most keys in one call.</summary>
+    public int MaxBatchKeys { get; set; } = 1024;
+
+    /// <summary>Most value bytes moved by one BatchPut or BatchGet.</summary>
+    public ByteSize MaxBatchBytes { get; set; } = ByteSize.FromGiB(1);
+
+    /// <summary>Most declared KV namespaces, over all stores.</summary>
+    public int MaxNamespaces { get; set; } = 1024;
+
+    /// <summary>Longest descriptor, as the UTF-8 descriptor string of docs/key-spec.md.</summary>
+    public int MaxDescriptorBytes { get; set; } = 4096;
+
+    /// <summary>Largest data payload of one frame the node sends, and the BatchGet default.</summary>
+    public ByteSize MaxFrameBytes { get; set; } = ByteSize.FromMiB(1);
+
+    /// <summary>
+    /// Largest gRPC message the node accepts. PutFrames may carry up to this much data (less the key
+    /// and framing), so a client that sends 1 MiB frames is well inside it.
+    /// </summary>
+    public ByteSize MaxReceiveMessageBytes { get; set; } = ByteSize.FromMiB(4);
+
+    /// <summary>Longest pin a Lookup may ask for; longer requests are shortened to this.</summary>
+    public TimeSpan MaxPinTtl { get; set; } = TimeSpan.FromMinutes(1);
+}

@@ -1,0 +1,7 @@
+namespace CheckpointCache.Node.Tests.Infrastructure;
+
+public enum Transport
+{
+    UnixSocket,
+    Tcp,
+}
