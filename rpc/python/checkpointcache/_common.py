@@ -387,3 +387,79 @@ class GetAssembler:
             else:
                 out.append(r)
         return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Splitting batches by the node's limits
+# ---------------------------------------------------------------------------------------------
+
+#: Used when the node's limits cannot be read (GetInfo failed); the node's own defaults.
+FALLBACK_MAX_BATCH_KEYS = 1024
+FALLBACK_MAX_BATCH_BYTES = 1 << 30
+
+
+def key_chunks(n: int, max_keys: int):
+    """[start, end) ranges of at most max_keys."""
+    for s in range(0, n, max_keys):
+        yield s, min(n, s + max_keys)
+
+
+def put_chunks(items: List[Tuple[bytes, memoryview]], max_keys: int, max_bytes: int):
+    """[start, end) ranges of items, each within max_keys items and max_bytes value bytes
+    (an item larger than max_bytes goes alone: the node answers for it)."""
+    s = 0
+    n = len(items)
+    while s < n:
+        e = s
+        total = 0
+        while e < n and e - s < max_keys and (e == s or total + len(items[e][1]) <= max_bytes):
+            total += len(items[e][1])
+            e += 1
+        yield s, e
+        s = e
+
+
+class GetPlan:
+    """Which keys the next BatchGet call asks for, given MaxBatchKeys, and what to ask again:
+    items refused with RESOURCE_EXHAUSTED because the call reached MaxBatchBytes go into a
+    later call (the node refuses from the item that would cross the limit on)."""
+
+    def __init__(self, n: int, max_keys: int):
+        self.n = n
+        self.max_keys = max_keys
+        self.pending = list(range(n))
+        self.results: List[Optional[GetResult]] = [None] * n
+
+    def next_chunk(self) -> List[int]:
+        return self.pending[:self.max_keys]
+
+    def accept(self, chunk: List[int], res: List[GetResult]) -> None:
+        progressed = any(r.code != RESOURCE_EXHAUSTED for r in res)
+        retry = []
+        for i, r in zip(chunk, res):
+            r.index = i
+            if r.code == RESOURCE_EXHAUSTED and progressed:
+                retry.append(i)
+            else:
+                self.results[i] = r
+        self.pending = retry + self.pending[len(chunk):]
+
+    def partial(self, chunk: List[int], chunk_partial: Optional[List[GetResult]], code: int,
+                message: str) -> List[GetResult]:
+        out = list(self.results)
+        if chunk_partial is not None:
+            for i, r in zip(chunk, chunk_partial):
+                r.index = i
+                out[i] = r
+        return [r if r is not None else GetResult(index=i, code=code, message=message)
+                for i, r in enumerate(out)]
+
+
+def merge_lookup(result: LookupResult, resp) -> None:
+    """Adds one Lookup answer (for the next keys in prefix order) to ``result``."""
+    result.prefix_length += resp.prefix_length
+    result.tiers.extend(Tier(x) for x in resp.tiers)
+    if resp.pinned_until_unix_ms:
+        # Several calls pin with the same TTL: report the earliest expiry.
+        if result.pinned_until_unix_ms == 0 or resp.pinned_until_unix_ms < result.pinned_until_unix_ms:
+            result.pinned_until_unix_ms = resp.pinned_until_unix_ms

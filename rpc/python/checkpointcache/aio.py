@@ -11,9 +11,10 @@ import grpc.aio
 from . import _codec
 from ._common import (
     DEFAULT_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_META_TIMEOUT, DEFAULT_RECONNECT_WAIT,
-    DEFAULT_TIMEOUT, KV_SERVICE, NODE_SERVICE, GetAssembler, GetResult, KeyStatus, LookupResult,
-    NamespaceRef, Tier, as_key, channel_options, normalize_target, ns_proto, prepare_items,
-    put_frames, put_results,
+    DEFAULT_TIMEOUT, FALLBACK_MAX_BATCH_BYTES, FALLBACK_MAX_BATCH_KEYS, KV_SERVICE, NODE_SERVICE,
+    GetAssembler, GetPlan, GetResult, KeyStatus, LookupResult, NamespaceRef, Tier, as_key,
+    channel_options, key_chunks, merge_lookup, normalize_target, ns_proto, prepare_items,
+    put_chunks, put_frames, put_results,
 )
 from ._proto import kv_pb2, node_pb2
 from .errors import CacheError, CacheUnavailable, from_rpc_error
@@ -37,6 +38,7 @@ class AsyncCacheClient:
                  frame_bytes: int = DEFAULT_FRAME_BYTES,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
                  reconnect_wait: float = DEFAULT_RECONNECT_WAIT, retries: int = 1,
+                 max_batch_keys: Optional[int] = None, max_batch_bytes: Optional[int] = None,
                  options: Optional[Sequence[Tuple[str, Any]]] = None,
                  credentials: Optional[grpc.ChannelCredentials] = None):
         if frame_bytes <= 0 or frame_bytes > max_message_bytes - 64 * 1024:
@@ -48,6 +50,8 @@ class AsyncCacheClient:
         self.max_message_bytes = max_message_bytes
         self.reconnect_wait = reconnect_wait
         self.retries = retries
+        self._max_batch_keys = max_batch_keys
+        self._max_batch_bytes = max_batch_bytes
         opts = channel_options(max_message_bytes, options)
         if credentials is not None:
             self._channel = grpc.aio.secure_channel(self.target, credentials, options=opts)
@@ -122,6 +126,31 @@ class AsyncCacheClient:
             except asyncio.TimeoutError:
                 raise err from None
 
+    async def _limits(self, deadline: float) -> Tuple[int, int]:
+        if self._max_batch_keys is None or self._max_batch_bytes is None:
+            keys, nbytes = FALLBACK_MAX_BATCH_KEYS, FALLBACK_MAX_BATCH_BYTES
+            try:
+                info = await self.get_info(timeout=max(0.001, min(self.meta_timeout,
+                                                                  self._remaining(deadline))))
+                keys = info.limits.max_batch_keys or keys
+                nbytes = info.limits.max_batch_bytes or nbytes
+            except CacheError as e:
+                if e.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+            if self._max_batch_keys is None:
+                self._max_batch_keys = keys
+            if self._max_batch_bytes is None:
+                self._max_batch_bytes = nbytes
+        return self._max_batch_keys, self._max_batch_bytes
+
+    @staticmethod
+    def _deadline(timeout: float) -> float:
+        return asyncio.get_running_loop().time() + timeout
+
+    @staticmethod
+    def _remaining(deadline: float) -> float:
+        return deadline - asyncio.get_running_loop().time()
+
     async def declare_namespace(self, descriptor: NamespaceDescriptor, store: str = "", *,
                                 timeout: Optional[float] = None) -> NamespaceRef:
         req = kv_pb2.DeclareNamespaceRequest(
@@ -137,16 +166,46 @@ class AsyncCacheClient:
                         frame_bytes: Optional[int] = None) -> List[KeyStatus]:
         items = prepare_items(keys_or_items, values)
         fb = frame_bytes or self.frame_bytes
-        resp = await self._call("BatchPut", timeout or self.timeout,
-                                lambda t: self._put(put_frames(namespace, items, fb), timeout=t))
-        return put_results(resp, len(items))
+        deadline = self._deadline(timeout or self.timeout)
+        max_keys, max_bytes = await self._limits(deadline)
+        out: List[KeyStatus] = []
+        for s, e in put_chunks(items, max_keys, max_bytes):
+            part = items[s:e]
+            resp = await self._call("BatchPut", self._remaining(deadline),
+                                    lambda t: self._put(put_frames(namespace, part, fb),
+                                                        timeout=t))
+            for r in put_results(resp, len(part)):
+                r.index += s
+                out.append(r)
+        return out
 
     async def batch_get(self, namespace, keys: Sequence, *, out: Optional[Sequence[Any]] = None,
                         timeout: Optional[float] = None,
                         frame_bytes: Optional[int] = None) -> List[GetResult]:
         keys = [as_key(k) for k in keys]
+        if out is not None and len(out) != len(keys):
+            raise ValueError("out has %d buffers for %d keys" % (len(out), len(keys)))
+        fb = frame_bytes or self.frame_bytes
+        deadline = self._deadline(timeout or self.timeout)
+        max_keys, _ = await self._limits(deadline)
+        plan = GetPlan(len(keys), max_keys)
+        while plan.pending:
+            chunk = plan.next_chunk()
+            try:
+                res = await self._batch_get_once(
+                    namespace, [keys[i] for i in chunk],
+                    [out[i] for i in chunk] if out is not None else None,
+                    self._remaining(deadline), fb)
+            except CacheError as e:
+                e.partial = plan.partial(chunk, e.partial, e.status_code, e.details)
+                raise
+            plan.accept(chunk, res)
+        return plan.results  # type: ignore[return-value]
+
+    async def _batch_get_once(self, namespace, keys: List[bytes], out, timeout: float,
+                              frame_bytes: int) -> List[GetResult]:
         req = kv_pb2.BatchGetRequest(namespace=ns_proto(namespace), keys=keys,
-                                     max_frame_bytes=frame_bytes or self.frame_bytes)
+                                     max_frame_bytes=frame_bytes)
         holder: List[GetAssembler] = []
 
         async def run(t: float) -> List[GetResult]:
@@ -162,7 +221,7 @@ class AsyncCacheClient:
             return asm.finish()
 
         try:
-            return await self._call("BatchGet", timeout or self.timeout, run)
+            return await self._call("BatchGet", timeout, run)
         except CacheError as e:
             if holder:
                 e.partial = holder[0].partial(e.status_code, e.details)
@@ -170,26 +229,47 @@ class AsyncCacheClient:
 
     async def exists(self, namespace, keys: Sequence, *,
                      timeout: Optional[float] = None) -> List[Tier]:
-        req = kv_pb2.KeysRequest(namespace=ns_proto(namespace), keys=[as_key(k) for k in keys])
-        resp = await self._call("Exists", timeout or self.meta_timeout,
-                                lambda t: self._exists(req, timeout=t))
-        return [Tier(x) for x in resp.tiers]
+        keys = [as_key(k) for k in keys]
+        deadline = self._deadline(timeout or self.meta_timeout)
+        max_keys, _ = await self._limits(deadline)
+        ref = ns_proto(namespace)
+        tiers: List[Tier] = []
+        for s, e in key_chunks(len(keys), max_keys):
+            req = kv_pb2.KeysRequest(namespace=ref, keys=keys[s:e])
+            resp = await self._call("Exists", self._remaining(deadline),
+                                    lambda t: self._exists(req, timeout=t))
+            tiers.extend(Tier(x) for x in resp.tiers)
+        return tiers
 
     async def delete(self, namespace, keys: Sequence, *,
                      timeout: Optional[float] = None) -> List[bool]:
-        req = kv_pb2.KeysRequest(namespace=ns_proto(namespace), keys=[as_key(k) for k in keys])
-        resp = await self._call("Delete", timeout or self.meta_timeout,
-                                lambda t: self._delete(req, timeout=t))
-        return list(resp.deleted)
+        keys = [as_key(k) for k in keys]
+        deadline = self._deadline(timeout or self.meta_timeout)
+        max_keys, _ = await self._limits(deadline)
+        ref = ns_proto(namespace)
+        deleted: List[bool] = []
+        for s, e in key_chunks(len(keys), max_keys):
+            req = kv_pb2.KeysRequest(namespace=ref, keys=keys[s:e])
+            resp = await self._call("Delete", self._remaining(deadline),
+                                    lambda t: self._delete(req, timeout=t))
+            deleted.extend(resp.deleted)
+        return deleted
 
     async def lookup(self, namespace, keys: Sequence, *, pin_ttl_ms: int = 0,
                      timeout: Optional[float] = None) -> LookupResult:
-        req = kv_pb2.LookupRequest(namespace=ns_proto(namespace), keys=[as_key(k) for k in keys],
-                                   pin_ttl_ms=pin_ttl_ms)
-        resp = await self._call("Lookup", timeout or self.meta_timeout,
-                                lambda t: self._lookup(req, timeout=t))
-        return LookupResult(prefix_length=resp.prefix_length, tiers=[Tier(x) for x in resp.tiers],
-                            pinned_until_unix_ms=resp.pinned_until_unix_ms)
+        keys = [as_key(k) for k in keys]
+        deadline = self._deadline(timeout or self.meta_timeout)
+        max_keys, _ = await self._limits(deadline)
+        ref = ns_proto(namespace)
+        result = LookupResult(prefix_length=0)
+        for s, e in key_chunks(len(keys), max_keys):
+            req = kv_pb2.LookupRequest(namespace=ref, keys=keys[s:e], pin_ttl_ms=pin_ttl_ms)
+            resp = await self._call("Lookup", self._remaining(deadline),
+                                    lambda t: self._lookup(req, timeout=t))
+            merge_lookup(result, resp)
+            if resp.prefix_length < e - s:
+                break
+        return result
 
     async def get_info(self, *, timeout: Optional[float] = None) -> node_pb2.NodeInfo:
         return await self._call("GetInfo", timeout or self.meta_timeout,

@@ -10,9 +10,10 @@ import grpc
 from . import _codec
 from ._common import (
     DEFAULT_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_META_TIMEOUT, DEFAULT_RECONNECT_WAIT,
-    DEFAULT_TIMEOUT, KV_SERVICE, NODE_SERVICE, GetAssembler, GetResult, KeyStatus, LookupResult,
-    NamespaceRef, Tier, as_key, channel_options, normalize_target, ns_proto, prepare_items,
-    put_frames, put_results,
+    DEFAULT_TIMEOUT, FALLBACK_MAX_BATCH_BYTES, FALLBACK_MAX_BATCH_KEYS, KV_SERVICE, NODE_SERVICE,
+    GetAssembler, GetPlan, GetResult, KeyStatus, LookupResult, NamespaceRef, Tier, as_key,
+    channel_options, key_chunks, merge_lookup, normalize_target, ns_proto, prepare_items,
+    put_chunks, put_frames, put_results,
 )
 from ._proto import kv_pb2, node_pb2
 from .errors import CacheError, CacheUnavailable, from_rpc_error
@@ -43,6 +44,7 @@ class CacheClient:
                  frame_bytes: int = DEFAULT_FRAME_BYTES,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
                  reconnect_wait: float = DEFAULT_RECONNECT_WAIT, retries: int = 1,
+                 max_batch_keys: Optional[int] = None, max_batch_bytes: Optional[int] = None,
                  options: Optional[Sequence[Tuple[str, Any]]] = None,
                  credentials: Optional[grpc.ChannelCredentials] = None):
         if frame_bytes <= 0 or frame_bytes > max_message_bytes - 64 * 1024:
@@ -54,6 +56,8 @@ class CacheClient:
         self.max_message_bytes = max_message_bytes
         self.reconnect_wait = reconnect_wait
         self.retries = retries
+        self._max_batch_keys = max_batch_keys
+        self._max_batch_bytes = max_batch_bytes
         opts = channel_options(max_message_bytes, options, single_threaded_unary_stream=True)
         if credentials is not None:
             self._channel = grpc.secure_channel(self.target, credentials, options=opts)
@@ -133,6 +137,32 @@ class CacheClient:
             except grpc.FutureTimeoutError:
                 raise err from None
 
+    # -- limits -----------------------------------------------------------------------------
+
+    def _limits(self, deadline: float) -> Tuple[int, int]:
+        """(MaxBatchKeys, MaxBatchBytes): the constructor's values, else the node's (GetInfo,
+        asked once), else the node's defaults."""
+        if self._max_batch_keys is None or self._max_batch_bytes is None:
+            keys, nbytes = FALLBACK_MAX_BATCH_KEYS, FALLBACK_MAX_BATCH_BYTES
+            try:
+                lim = self.get_info(timeout=max(0.001, min(self.meta_timeout,
+                                                           deadline - time.monotonic()))).limits
+                keys = lim.max_batch_keys or keys
+                nbytes = lim.max_batch_bytes or nbytes
+            except CacheError as e:
+                if e.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise  # the call itself would fail the same way
+                # a node without GetInfo: keep the defaults
+            if self._max_batch_keys is None:
+                self._max_batch_keys = keys
+            if self._max_batch_bytes is None:
+                self._max_batch_bytes = nbytes
+        return self._max_batch_keys, self._max_batch_bytes
+
+    @staticmethod
+    def _remaining(deadline: float) -> float:
+        return deadline - time.monotonic()
+
     # -- KV API ----------------------------------------------------------------------------------
 
     def declare_namespace(self, descriptor: NamespaceDescriptor, store: str = "", *,
@@ -155,13 +185,22 @@ class CacheClient:
         ``batch_put(ns, keys, values)``, ``batch_put(ns, [(key, value), ...])`` or
         ``batch_put(ns, {key: value})``. Values are any buffer-protocol objects (bytes,
         memoryview, numpy arrays, CPU torch tensors); they are not copied before sending, only
-        sliced into frames of ``frame_bytes``.
+        sliced into frames of ``frame_bytes``. A batch over the node's MaxBatchKeys or
+        MaxBatchBytes is sent as several calls, within one overall deadline.
         """
         items = prepare_items(keys_or_items, values)
         fb = frame_bytes or self.frame_bytes
-        resp = self._call("BatchPut", timeout or self.timeout,
-                          lambda t: self._put(put_frames(namespace, items, fb), timeout=t))
-        return put_results(resp, len(items))
+        deadline = time.monotonic() + (timeout or self.timeout)
+        max_keys, max_bytes = self._limits(deadline)
+        out: List[KeyStatus] = []
+        for s, e in put_chunks(items, max_keys, max_bytes):
+            part = items[s:e]
+            resp = self._call("BatchPut", self._remaining(deadline),
+                              lambda t: self._put(put_frames(namespace, part, fb), timeout=t))
+            for r in put_results(resp, len(part)):
+                r.index += s
+                out.append(r)
+        return out
 
     def batch_get(self, namespace, keys: Sequence, *, out: Optional[Sequence[Any]] = None,
                   timeout: Optional[float] = None,
@@ -172,12 +211,34 @@ class CacheClient:
         written straight into them (numpy arrays, bytearrays, CPU torch tensors...). A buffer
         too small for its value gives that key OUT_OF_RANGE and leaves the others unaffected.
 
-        If the stream fails mid-way the call raises; the exception's ``partial`` attribute holds
-        the results, with the items that completed before the failure.
+        More keys than the node's MaxBatchKeys, or more bytes than its MaxBatchBytes, are
+        fetched in several calls within one overall deadline. If a call fails mid-way the
+        method raises; the exception's ``partial`` attribute holds the results, with the items
+        that completed before the failure.
         """
         keys = [as_key(k) for k in keys]
+        if out is not None and len(out) != len(keys):
+            raise ValueError("out has %d buffers for %d keys" % (len(out), len(keys)))
+        fb = frame_bytes or self.frame_bytes
+        deadline = time.monotonic() + (timeout or self.timeout)
+        max_keys, _ = self._limits(deadline)
+        plan = GetPlan(len(keys), max_keys)
+        while plan.pending:
+            chunk = plan.next_chunk()
+            try:
+                res = self._batch_get_once(namespace, [keys[i] for i in chunk],
+                                           [out[i] for i in chunk] if out is not None else None,
+                                           self._remaining(deadline), fb)
+            except CacheError as e:
+                e.partial = plan.partial(chunk, e.partial, e.status_code, e.details)
+                raise
+            plan.accept(chunk, res)
+        return plan.results  # type: ignore[return-value]
+
+    def _batch_get_once(self, namespace, keys: List[bytes], out, timeout: float,
+                        frame_bytes: int) -> List[GetResult]:
         req = kv_pb2.BatchGetRequest(namespace=ns_proto(namespace), keys=keys,
-                                     max_frame_bytes=frame_bytes or self.frame_bytes)
+                                     max_frame_bytes=frame_bytes)
         holder: List[GetAssembler] = []
 
         def run(t: float) -> List[GetResult]:
@@ -193,7 +254,7 @@ class CacheClient:
             return asm.finish()
 
         try:
-            return self._call("BatchGet", timeout or self.timeout, run)
+            return self._call("BatchGet", timeout, run)
         except CacheError as e:
             if holder:
                 e.partial = holder[0].partial(e.status_code, e.details)
@@ -201,28 +262,51 @@ class CacheClient:
 
     def exists(self, namespace, keys: Sequence, *, timeout: Optional[float] = None) -> List[Tier]:
         """Tier of each key (Tier.NONE for a miss)."""
-        req = kv_pb2.KeysRequest(namespace=ns_proto(namespace), keys=[as_key(k) for k in keys])
-        resp = self._call("Exists", timeout or self.meta_timeout,
-                          lambda t: self._exists(req, timeout=t))
-        return [Tier(x) for x in resp.tiers]
+        keys = [as_key(k) for k in keys]
+        deadline = time.monotonic() + (timeout or self.meta_timeout)
+        max_keys, _ = self._limits(deadline)
+        ref = ns_proto(namespace)
+        tiers: List[Tier] = []
+        for s, e in key_chunks(len(keys), max_keys):
+            req = kv_pb2.KeysRequest(namespace=ref, keys=keys[s:e])
+            resp = self._call("Exists", self._remaining(deadline),
+                              lambda t: self._exists(req, timeout=t))
+            tiers.extend(Tier(x) for x in resp.tiers)
+        return tiers
 
     def delete(self, namespace, keys: Sequence, *, timeout: Optional[float] = None) -> List[bool]:
         """Deletes keys; True for each key that was there."""
-        req = kv_pb2.KeysRequest(namespace=ns_proto(namespace), keys=[as_key(k) for k in keys])
-        resp = self._call("Delete", timeout or self.meta_timeout,
-                          lambda t: self._delete(req, timeout=t))
-        return list(resp.deleted)
+        keys = [as_key(k) for k in keys]
+        deadline = time.monotonic() + (timeout or self.meta_timeout)
+        max_keys, _ = self._limits(deadline)
+        ref = ns_proto(namespace)
+        deleted: List[bool] = []
+        for s, e in key_chunks(len(keys), max_keys):
+            req = kv_pb2.KeysRequest(namespace=ref, keys=keys[s:e])
+            resp = self._call("Delete", self._remaining(deadline),
+                              lambda t: self._delete(req, timeout=t))
+            deleted.extend(resp.deleted)
+        return deleted
 
     def lookup(self, namespace, keys: Sequence, *, pin_ttl_ms: int = 0,
                timeout: Optional[float] = None) -> LookupResult:
         """Longest cached prefix of ``keys`` (given in prefix order). With ``pin_ttl_ms`` the
-        prefix is kept from eviction that long, so it can be loaded with batch_get."""
-        req = kv_pb2.LookupRequest(namespace=ns_proto(namespace), keys=[as_key(k) for k in keys],
-                                   pin_ttl_ms=pin_ttl_ms)
-        resp = self._call("Lookup", timeout or self.meta_timeout,
-                          lambda t: self._lookup(req, timeout=t))
-        return LookupResult(prefix_length=resp.prefix_length, tiers=[Tier(x) for x in resp.tiers],
-                            pinned_until_unix_ms=resp.pinned_until_unix_ms)
+        prefix is kept from eviction that long, so it can be loaded with batch_get. Prompts with
+        more blocks than the node's MaxBatchKeys are looked up in several calls, in order,
+        stopping at the first miss."""
+        keys = [as_key(k) for k in keys]
+        deadline = time.monotonic() + (timeout or self.meta_timeout)
+        max_keys, _ = self._limits(deadline)
+        ref = ns_proto(namespace)
+        result = LookupResult(prefix_length=0)
+        for s, e in key_chunks(len(keys), max_keys):
+            req = kv_pb2.LookupRequest(namespace=ref, keys=keys[s:e], pin_ttl_ms=pin_ttl_ms)
+            resp = self._call("Lookup", self._remaining(deadline),
+                              lambda t: self._lookup(req, timeout=t))
+            merge_lookup(result, resp)
+            if resp.prefix_length < e - s:
+                break
+        return result
 
     # -- node API ----------------------------------------------------------------------------
 

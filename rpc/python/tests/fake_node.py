@@ -29,6 +29,16 @@ class FakeKv(kv_pb2_grpc.KvCacheServicer):
         self.put_frames_seen = []
         self.get_requests = []
         self.pins = []
+        self.max_batch_keys = 0   # 0: no limit (and GetInfo reports none)
+        self.max_batch_bytes = 0
+        self.calls = []           # (method, number of keys or items)
+
+    def _check_keys(self, n, context, method):
+        self.calls.append((method, n))
+        if self.max_batch_keys and n > self.max_batch_keys:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          "%d keys in one call, over Limits:MaxBatchKeys (%d)"
+                          % (n, self.max_batch_keys))
 
     def DeclareNamespace(self, request, context):
         d = request.descriptor
@@ -57,6 +67,14 @@ class FakeKv(kv_pb2_grpc.KvCacheServicer):
             if f.new_item:
                 if cur is not None:
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "item cut short")
+                items = len(results) + 1
+                if self.max_batch_keys and items > self.max_batch_keys:
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "over MaxBatchKeys")
+                put_bytes = getattr(self, "_put_bytes", 0) if items > 1 else 0
+                put_bytes += f.total_length
+                self._put_bytes = put_bytes
+                if self.max_batch_bytes and put_bytes > self.max_batch_bytes:
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "over MaxBatchBytes")
                 cur = [f.key, f.total_length, bytearray()]
             if f.data:
                 if cur is None:
@@ -70,6 +88,7 @@ class FakeKv(kv_pb2_grpc.KvCacheServicer):
                     self.store[(ns, cur[0])] = (bytes(cur[2]), kv_pb2.TIER_RAM)
                     results.append(kv_pb2.KeyStatus(index=len(results), code=0))
                 cur = None
+        self.calls.append(("BatchPut", len(results)))
         return kv_pb2.BatchPutResponse(results=results)
 
     def BatchGet(self, request, context):
@@ -77,13 +96,20 @@ class FakeKv(kv_pb2_grpc.KvCacheServicer):
         if self.stall is not None:
             self.stall.wait(30)
         ns = self._ns(request.namespace, context)
+        self._check_keys(len(request.keys), context, "BatchGet")
         fb = request.max_frame_bytes or MIB
+        sent = 0
         for i, k in enumerate(request.keys):
             v = self.store.get((ns, k))
             if v is None:
                 yield kv_pb2.GetFrame(index=i, first=True, code=5, message="not cached")
                 continue
             data, tier = v
+            if self.max_batch_bytes and sent + len(data) > self.max_batch_bytes:
+                yield kv_pb2.GetFrame(index=i, first=True, code=8,
+                                      message="over MaxBatchBytes; ask in another call")
+                continue
+            sent += len(data)
             ab = self.abort_keys.get(k)
             # header frame carries the first chunk too
             off = 0
@@ -101,16 +127,19 @@ class FakeKv(kv_pb2_grpc.KvCacheServicer):
 
     def Exists(self, request, context):
         ns = self._ns(request.namespace, context)
+        self._check_keys(len(request.keys), context, "Exists")
         return kv_pb2.ExistsResponse(
             tiers=[self.store[(ns, k)][1] if (ns, k) in self.store else 0 for k in request.keys])
 
     def Delete(self, request, context):
         ns = self._ns(request.namespace, context)
+        self._check_keys(len(request.keys), context, "Delete")
         return kv_pb2.DeleteResponse(
             deleted=[self.store.pop((ns, k), None) is not None for k in request.keys])
 
     def Lookup(self, request, context):
         ns = self._ns(request.namespace, context)
+        self._check_keys(len(request.keys), context, "Lookup")
         tiers = []
         for k in request.keys:
             if (ns, k) not in self.store:
@@ -125,8 +154,13 @@ class FakeKv(kv_pb2_grpc.KvCacheServicer):
 
 
 class FakeNodeInfo(node_pb2_grpc.NodeServicer):
+    def __init__(self, kv: FakeKv):
+        self.kv = kv
+
     def GetInfo(self, request, context):
-        return node_pb2.NodeInfo(node_id="fake", version="0", key_spec_version=1)
+        return node_pb2.NodeInfo(node_id="fake", version="0", key_spec_version=1,
+                                 limits=node_pb2.Limits(max_batch_keys=self.kv.max_batch_keys,
+                                                        max_batch_bytes=self.kv.max_batch_bytes))
 
     def GetStats(self, request, context):
         return node_pb2.NodeStats()
@@ -149,7 +183,7 @@ class FakeNode:
                 ("grpc.max_receive_message_length", 8 * MIB)]
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=opts)
         kv_pb2_grpc.add_KvCacheServicer_to_server(self.kv, self.server)
-        node_pb2_grpc.add_NodeServicer_to_server(FakeNodeInfo(), self.server)
+        node_pb2_grpc.add_NodeServicer_to_server(FakeNodeInfo(self.kv), self.server)
         self.server.add_insecure_port(self.target)
         self.server.start()
         return self

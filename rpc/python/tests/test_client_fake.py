@@ -169,6 +169,68 @@ class SyncClientTest(FakeNodeTestBase):
         self.assertEqual(self.client.get_info().key_spec_version, 1)
 
 
+class BatchLimitsTest(FakeNodeTestBase):
+    """Batches over the node's MaxBatchKeys / MaxBatchBytes are split by the client."""
+
+    def setUp(self):
+        super().setUp()
+        self.node.kv.max_batch_keys = 3
+        self.node.kv.max_batch_bytes = 10 * 1024
+
+    def test_limits_come_from_get_info_and_split_every_call(self):
+        ns = self.client.declare_namespace(DESC)
+        keys = ns.block_keys(list(range(4 * 10)))  # 10 blocks
+        vals = [payload(i, 3 * 1024) for i in range(10)]
+        st = self.client.batch_put(ns, keys, vals)
+        self.assertEqual([s.index for s in st], list(range(10)))
+        self.assertTrue(all(s.ok for s in st))
+        puts = [n for m, n in self.node.kv.calls if m == "BatchPut"]
+        self.assertTrue(all(n <= 3 for n in puts) and sum(puts) == 10, puts)
+
+        self.assertEqual(self.client.exists(ns, keys + [b"x"]), [Tier.RAM] * 10 + [Tier.NONE])
+        lk = self.client.lookup(ns, keys + [b"x"] + keys, pin_ttl_ms=1000)
+        self.assertEqual(lk.prefix_length, 10)
+        self.assertEqual(len(lk.tiers), 10)
+        self.assertGreater(lk.pinned_until_unix_ms, 0)
+        # the lookup stopped at the chunk with the miss
+        self.assertEqual([n for m, n in self.node.kv.calls if m == "Lookup"], [3, 3, 3, 3])
+
+        self.node.kv.calls.clear()
+        res = self.client.batch_get(ns, keys)  # 3 keys x 3 KiB fit 10 KiB: no byte retries
+        self.assertEqual([bytes(r.value) for r in res], vals)
+        self.assertEqual([r.index for r in res], list(range(10)))
+        self.node.kv.max_batch_bytes = 7 * 1024  # now only 2 values fit per call
+        self.node.kv.calls.clear()
+        dest = [bytearray(3 * 1024) for _ in range(10)]
+        res = self.client.batch_get(ns, keys, out=dest)
+        self.assertTrue(all(r.ok for r in res), [r.message for r in res if not r.ok])
+        self.assertEqual([bytes(d) for d in dest], vals)
+        self.assertTrue(all(n <= 3 for m, n in self.node.kv.calls))
+        self.assertEqual(self.client.delete(ns, keys[:5] + [b"x"]), [True] * 5 + [False])
+
+    def test_explicit_limits_skip_get_info(self):
+        c = CacheClient(self.node.socket_path, max_batch_keys=2, max_batch_bytes=1 << 20)
+        ns = c.declare_namespace(DESC)
+        c.batch_put(ns, [(b"a", b"1"), (b"b", b"2"), (b"c", b"3")])
+        self.assertEqual([n for m, n in self.node.kv.calls if m == "BatchPut"], [2, 1])
+        c.close()
+
+    def test_async_splits_too(self):
+        async def main():
+            async with AsyncCacheClient(self.node.target) as c:
+                ns = await c.declare_namespace(DESC)
+                keys = [b"k%d" % i for i in range(7)]
+                vals = [payload(i, 2048) for i in range(7)]
+                self.assertTrue(all(s.ok for s in await c.batch_put(ns, keys, vals)))
+                self.assertEqual((await c.lookup(ns, keys)).prefix_length, 7)
+                self.node.kv.max_batch_bytes = 5 * 1024
+                res = await c.batch_get(ns, keys)
+                self.assertEqual([bytes(r.value) for r in res], vals)
+                self.assertEqual(await c.exists(ns, keys), [Tier.RAM] * 7)
+                self.assertEqual(await c.delete(ns, keys), [True] * 7)
+        asyncio.run(main())
+
+
 class AsyncClientTest(FakeNodeTestBase):
     def test_async_roundtrip(self):
         import numpy as np

@@ -2,7 +2,10 @@ import unittest
 
 import _paths  # noqa: F401
 from checkpointcache import _codec
-from checkpointcache._common import GetAssembler, OUT_OF_RANGE, Tier, byte_view, put_frames
+from checkpointcache._common import (
+    GetAssembler, GetPlan, GetResult, OUT_OF_RANGE, RESOURCE_EXHAUSTED, Tier, byte_view, put_chunks,
+    put_frames,
+)
 from checkpointcache._proto import kv_pb2
 from checkpointcache.errors import CacheProtocolError
 
@@ -71,6 +74,27 @@ class CodecTest(unittest.TestCase):
             (True, b"b", 0, b""), (True, b"c", 4, b"yyyy")])
         frames = list(put_frames(b"\x02" * 16, [], 4))
         self.assertEqual(len(frames), 1)
+
+
+class SplitTest(unittest.TestCase):
+    def test_put_chunks(self):
+        items = [(b"k", memoryview(bytes(n))) for n in (4, 4, 4, 20, 1, 1, 1, 1)]
+        self.assertEqual(list(put_chunks(items, 3, 10)), [(0, 2), (2, 3), (3, 4), (4, 7), (7, 8)])
+        self.assertEqual(list(put_chunks([], 3, 10)), [])
+
+    def test_get_plan_retries_byte_limited_items(self):
+        p = GetPlan(5, 3)
+        self.assertEqual(p.next_chunk(), [0, 1, 2])
+        p.accept([0, 1, 2], [GetResult(0), GetResult(1, code=RESOURCE_EXHAUSTED),
+                             GetResult(2, code=RESOURCE_EXHAUSTED)])
+        self.assertEqual(p.next_chunk(), [1, 2, 3])
+        p.accept([1, 2, 3], [GetResult(0), GetResult(1, code=5), GetResult(2)])
+        self.assertEqual(p.next_chunk(), [4])
+        # nothing fits at all: the refusal is the answer, no endless retry
+        p.accept([4], [GetResult(0, code=RESOURCE_EXHAUSTED, message="too big")])
+        self.assertEqual(p.pending, [])
+        self.assertEqual([r.index for r in p.results], [0, 1, 2, 3, 4])
+        self.assertEqual([r.code for r in p.results], [0, 0, 5, 0, RESOURCE_EXHAUSTED])
 
 
 def F(**kw):

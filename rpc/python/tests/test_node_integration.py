@@ -169,6 +169,31 @@ class NodeKvTest(NodeTestBase):
         self.assertIn("verified", r.stdout)
 
 
+class NodeLimitsTest(unittest.TestCase):
+    """A node with small MaxBatchKeys / MaxBatchBytes: the client splits every call."""
+
+    def test_batches_over_the_limits_are_split(self):
+        _node_or_skip()
+        with DevNode.start(extra_args=["--Limits:MaxBatchKeys=4",
+                                       "--Limits:MaxBatchBytes=3MiB",
+                                       "--Limits:MaxValueBytes=1MiB"]) as node, \
+                CacheClient(node.unix_target) as c:
+            self.assertEqual(c.get_info().limits.max_batch_keys, 4)
+            ns = c.declare_namespace(desc("limits"))
+            keys = ns.block_keys(list(range(16 * 11)))      # 11 blocks: 3 calls of <= 4 keys
+            vals = [pattern(i, 700 * 1024 + i) for i in range(11)]  # 4 of them exceed 3 MiB
+            st = c.batch_put(ns, keys, vals)
+            self.assertEqual([s.index for s in st], list(range(11)))
+            self.assertTrue(all(s.ok for s in st), [s.message for s in st if not s.ok])
+            self.assertEqual(c.exists(ns, keys).count(Tier.NONE), 0)
+            self.assertEqual(c.lookup(ns, keys + [b"gap"] + keys, pin_ttl_ms=2000).prefix_length,
+                             11)
+            res = c.batch_get(ns, keys)
+            self.assertTrue(all(r.ok for r in res), [r.message for r in res if not r.ok])
+            self.assertEqual([bytes(r.value) for r in res], vals)
+            self.assertEqual(c.delete(ns, keys), [True] * 11)
+
+
 class NodeRestartTest(unittest.TestCase):
     def test_client_reconnects_after_node_restart(self):
         _node_or_skip()
