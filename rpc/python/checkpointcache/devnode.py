@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from typing import List, Optional, Sequence
@@ -22,6 +23,16 @@ from typing import List, Optional, Sequence
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.abspath(os.path.join(_PKG_DIR, "..", "..", ".."))
 _NODE_DIR = os.path.join(REPO_ROOT, "rpc", "CheckpointCache.Node", "bin")
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: SIGTERM the node if the process that started it dies (a killed test run must not
+    leave nodes behind)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 class NodeNotBuilt(RuntimeError):
@@ -109,6 +120,7 @@ class DevNode:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=os.path.dirname(self.log_path),
+                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None,
                                      env=dict(os.environ, DOTNET_CLI_TELEMETRY_OPTOUT="1",
                                               DOTNET_NOLOGO="1"))
         log.close()
