@@ -46,12 +46,7 @@ public sealed class LookupAndPinTests(NodeFixture fixture) : IClassFixture<NodeF
         Assert.Empty(result.Tiers);
     }
 
-    // Passed until the engine stopped promoting on existence checks (b3313e4): the Lookups themselves had been
-    // copying the pinned blocks to the log tail. Since then the engine's pin carry-forward alone keeps only some
-    // of four pinned multi-chunk values through repeated eviction. Engine-level repro: pin 4 values of 300 KiB
-    // (ChunkBytes 255 KiB, SsdBytes 32 MiB), PutAsync 96 x 1 MiB: 2 of the 4 are gone; 1 pinned value, or 4 inline
-    // 100 KiB values, survive.
-    [Fact(Skip = "engine: pinned values are lost after several evictions; reported to the engine owner")]
+    [Fact]
     public async Task APinnedPrefixSurvivesEvictionThatTakesAnUnpinnedOne()
     {
         // A store whose SSD tier is small enough to overflow several times in a test.
