@@ -53,6 +53,7 @@ try
     var started = DateTimeOffset.Now;
     var stopwatch = Stopwatch.StartNew();
     var result = await scenario.RunAsync(context, cancel.Token);
+    result.Notes.Add($"load average {machine.LoadAverage} at start, {MachineInfo.CurrentLoadAverage()} at end (1/5/15 min, {machine.LogicalCores} cores)");
 
     Console.Write(MarkdownTable.Render(result));
     Console.WriteLine();
