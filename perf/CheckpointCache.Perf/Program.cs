@@ -63,7 +63,7 @@ try
     if (jsonPath is not null)
     {
         JsonReport.Write(jsonPath, scenario.Name, command, machine, options.Effective, result, started, stopwatch.Elapsed);
-        Console.WriteLine($"json: {Path.GetFullPath(jsonPath)}");
+        Console.WriteLine($"json: {jsonPath}");
     }
     return result.Failures.Count > 0 ? 3 : 0;
 }
