@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CheckpointCache.Rpc.Kv.V1;
 using CheckpointCache.Rpc.Node.V1;
 using Google.Protobuf;
@@ -145,6 +146,12 @@ public sealed class CacheClient : IDisposable
                     results[i] = new GetResult(i, (StatusCode)frame.Code, frame.Message, Tier.None, null);
                     continue;
                 }
+                if ((ulong)frame.Data.Length == frame.TotalLength && WholeArray(frame.Data) is { } whole)
+                {
+                    // A value that came in one frame: keep the frame's own array instead of copying it.
+                    results[i] = new GetResult(i, StatusCode.OK, "", frame.Tier, whole);
+                    continue;
+                }
                 assembling[i] = GC.AllocateUninitializedArray<byte>(checked((int)frame.TotalLength));
             }
             else if (frame.Code != 0)
@@ -167,6 +174,10 @@ public sealed class CacheClient : IDisposable
             results[i] ??= new GetResult(i, StatusCode.Internal, "the node ended the stream before this item was complete", Tier.None, null);
         return results!;
     }
+
+    /// <summary>The array behind a parsed bytes field when it holds exactly those bytes, else null.</summary>
+    private static byte[]? WholeArray(ByteString data)
+        => MemoryMarshal.TryGetArray(data.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : null;
 
     /// <summary>Where each key lives (Tier.None for a miss).</summary>
     public async Task<IReadOnlyList<Tier>> ExistsAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, CancellationToken cancellationToken = default)

@@ -217,6 +217,10 @@ public sealed class NodeApplication : IAsyncDisposable
             kestrel.Limits.Http2.InitialStreamWindowSize = 16 * 1024 * 1024;
             kestrel.Limits.Http2.MaxFrameSize = 1024 * 1024;
             kestrel.Limits.Http2.MaxStreamsPerConnection = 256;
+            // Kestrel pauses a stream once this much is buffered; at the 64 KiB and 1 MiB defaults a 1 MiB
+            // frame costs many pause/resume thread hops, which on a busy machine cost milliseconds each.
+            kestrel.Limits.MaxResponseBufferSize = 16 * 1024 * 1024;
+            kestrel.Limits.MaxRequestBufferSize = 16 * 1024 * 1024;
 
             // gRPC listeners speak HTTP/2 only: without TLS there is no negotiation, so HTTP/1.1 would win.
             if (socketPath is not null)

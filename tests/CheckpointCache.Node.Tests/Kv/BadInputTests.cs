@@ -209,18 +209,25 @@ public sealed class BadInputTests(LimitedNodeFixture fixture) : IClassFixture<Li
         var whole = TestData.Key("deadline-all-bytes");
         var value = TestData.Value(5, MaxValueBytes);
 
-        // Half of a value, then silence until the deadline passes.
+        // Half of a value, then silence until the deadline passes. On a loaded machine the deadline may
+        // already pass while the frames are being written: either way the call must end DEADLINE_EXCEEDED.
         using (var call = _client.Kv.BatchPut(deadline: DateTime.UtcNow.AddMilliseconds(500)))
         {
-            await call.RequestStream.WriteAsync(RawCalls.Item(half, value.Length, value[..(value.Length / 2)], ns));
-            var e = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync);
+            var e = await Assert.ThrowsAsync<RpcException>(async () =>
+            {
+                await call.RequestStream.WriteAsync(RawCalls.Item(half, value.Length, value[..(value.Length / 2)], ns));
+                await call.ResponseAsync;
+            });
             Assert.Equal(StatusCode.DeadlineExceeded, e.StatusCode);
         }
         // Every byte of a value, but the stream is not closed before the deadline: still not published.
         using (var call = _client.Kv.BatchPut(deadline: DateTime.UtcNow.AddMilliseconds(500)))
         {
-            foreach (var f in RawCalls.Whole(whole, value, ns)) await call.RequestStream.WriteAsync(f);
-            var e = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync);
+            var e = await Assert.ThrowsAsync<RpcException>(async () =>
+            {
+                foreach (var f in RawCalls.Whole(whole, value, ns)) await call.RequestStream.WriteAsync(f);
+                await call.ResponseAsync;
+            });
             Assert.Equal(StatusCode.DeadlineExceeded, e.StatusCode);
         }
         await AssertAbsent(half, whole);
