@@ -53,6 +53,14 @@ public sealed class CheckpointScenario : IScenario
 
     public async Task<ScenarioResult> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
+        var result = await RunWithNodeAsync(context, cancellationToken);
+        // The node and the mount have stopped by now; their data is gigabytes.
+        if (!_keep) Directory.Delete(Path.Combine(context.DataDirectory, "node"), recursive: true);
+        return result;
+    }
+
+    private async Task<ScenarioResult> RunWithNodeAsync(ScenarioContext context, CancellationToken cancellationToken)
+    {
         var result = new ScenarioResult()
             .Column("way", "way").Column("phase", "phase").Column("gb", "GB").Column("seconds", "s").Column("mbps", "MB/s")
             .Column("cores", "perf cores").Column("node_cores", "node cores").Column("mount_cores", "mount cores")
