@@ -18,7 +18,7 @@ namespace CheckpointCache.Perf.Scenarios;
 /// </summary>
 public sealed class CheckpointScenario : IScenario
 {
-    private int _files, _rounds, _threads, _readBuffer;
+    private int _files, _rounds, _threads, _readBuffer, _frameBytes;
     private ByteSize _fileBytes, _ram;
     private bool _keep;
 
@@ -33,6 +33,7 @@ public sealed class CheckpointScenario : IScenario
         --ram SIZE            RAM tier of the node's files store (default 1GiB; below the checkpoint so reads come from SSD)
         --threads N           FUSE worker threads of the mount (default 8)
         --read-buffer SIZE    read() size of the readers (default 4MiB)
+        --frame SIZE          data per gRPC frame of the gRPC way (default 1MiB)
         --keep                keep the data folder
         """;
 
@@ -44,6 +45,7 @@ public sealed class CheckpointScenario : IScenario
         _ram = args.Size("ram", ByteSize.FromGiB(1));
         _threads = args.Int("threads", 8);
         _readBuffer = (int)args.Size("read-buffer", ByteSize.FromMiB(4)).Bytes;
+        _frameBytes = (int)args.Size("frame", ByteSize.FromMiB(1)).Bytes;
         _keep = args.Flag("keep");
         if (_files < 1 || _rounds < 1 || _threads < 1) throw new ArgumentException("--files, --rounds and --threads must be at least 1");
         if (_fileBytes.Bytes < 1024 * 1024) throw new ArgumentException("--file-size must be at least 1MiB");
@@ -112,7 +114,7 @@ public sealed class CheckpointScenario : IScenario
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:CheckpointCache.Mount=Information",
         ], "Mounted store", context.Progress);
-        using var client = FilesClient.Connect("unix:" + socket);
+        using var client = FilesClient.Connect("unix:" + socket, new FilesClientOptions { FrameBytes = _frameBytes });
 
         var phases = new List<Phase>();
         string device = context.Machine.BlockDevice;
