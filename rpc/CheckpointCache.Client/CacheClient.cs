@@ -82,7 +82,7 @@ public sealed class CacheClient : IDisposable
         }
         await call.RequestStream.CompleteAsync();
         var response = await call;
-        return response.Results.Select(r => new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message)).ToList();
+        return response.Results.Select(r => new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message, (int)r.Replicas)).ToList();
     }
 
     /// <summary>Stores one value read from <paramref name="value"/> (exactly <paramref name="length"/> bytes) without holding all of it.</summary>
@@ -104,7 +104,7 @@ public sealed class CacheClient : IDisposable
         await call.RequestStream.CompleteAsync();
         var response = await call;
         var r = response.Results.Single();
-        return new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message);
+        return new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message, (int)r.Replicas);
     }
 
     private async Task WriteItemAsync(IClientStreamWriter<PutFrame> stream, NamespaceRef? ns, ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> value, CancellationToken ct)

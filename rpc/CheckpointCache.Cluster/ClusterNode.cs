@@ -158,22 +158,33 @@ public sealed class ClusterNode : IAsyncDisposable
         return null;
     }
 
-    /// <summary>Removes keys from every other owner of a hashed store (so rebalancing cannot bring them back).</summary>
-    public async Task RemoveFromOwnersAsync(string store, IReadOnlyList<byte[]> keys, CancellationToken ct)
+    /// <summary>
+    /// Removes keys from the other owners of a hashed store (and the next two members, which may hold them
+    /// while a rebalance is under way), so rebalancing cannot bring them back. True per key some member removed.
+    /// </summary>
+    public async Task<IReadOnlyList<bool>> RemoveFromOwnersAsync(string store, IReadOnlyList<byte[]> keys, CancellationToken ct)
     {
-        if (!IsHashed(store) || keys.Count == 0) return;
-        var byMember = keys.SelectMany(k => RendezvousPlacement.Ranking(k, View, _options.FailureDomainLabel).Take(ReplicasOf(store) + 2)
-            .Where(m => m.Id != SelfId).Select(m => (m, k))).GroupBy(x => x.m.Id);
+        var removed = new bool[keys.Count];
+        if (!IsHashed(store) || keys.Count == 0) return removed;
+        var byMember = Enumerable.Range(0, keys.Count).SelectMany(i => RendezvousPlacement.Ranking(keys[i], View, _options.FailureDomainLabel)
+            .Take(ReplicasOf(store) + 2).Where(m => m.Id != SelfId).Select(m => (m, i))).GroupBy(x => x.m.Id);
         await Task.WhenAll(byMember.Select(async g =>
         {
+            var items = g.ToList();
             var request = new PeerKeysRequest { Store = store };
-            request.Keys.AddRange(g.Select(x => ByteString.CopyFrom(x.k)));
-            try { await _peers.For(g.First().m.PeerEndpoint).RemoveAsync(request, _peers.Call(ct)).ConfigureAwait(false); }
+            request.Keys.AddRange(items.Select(x => ByteString.CopyFrom(keys[x.i])));
+            try
+            {
+                var answer = await _peers.For(items[0].m.PeerEndpoint).RemoveAsync(request, _peers.Call(ct)).ConfigureAwait(false);
+                for (int j = 0; j < items.Count; j++)
+                    if (answer.Removed[j]) removed[items[j].i] = true;
+            }
             catch (RpcException e) when (!ct.IsCancellationRequested)
             {
-                _logger.LogWarning("Removing {Count} keys of {Store} on {Member} failed: {Code}", g.Count(), store, g.Key, e.StatusCode);
+                _logger.LogWarning("Removing {Count} keys of {Store} on {Member} failed: {Code}", items.Count, store, g.Key, e.StatusCode);
             }
         })).ConfigureAwait(false);
+        return removed;
     }
 
     public async ValueTask DisposeAsync()
