@@ -53,8 +53,11 @@ public sealed class ClusterNode : IAsyncDisposable
     public MemberView View => _membership?.Current ?? MemberView.Empty;
     public string? PeerEndpoint { get; private set; }
 
-    /// <summary>Version of the last view every hashed key was settled for (0 while a rebalance is under way).</summary>
-    public long RebalanceSettledVersion => _rebalancer?.SettledVersion ?? 0;
+    /// <summary>Version of the last view for which a rebalance pass left nothing pending (0: none).</summary>
+    public long RebalanceSettledVersion => _rebalancer?.SettledView.Version ?? 0;
+
+    /// <summary>Whether the last rebalance pass settled every key for the current member set.</summary>
+    public bool RebalanceSettled => _rebalancer is { } r && r.SettledView.Count > 0 && r.SettledView.SameMembersAs(View) && Counters.RebalancePending == 0;
 
     /// <summary>Hashed placement applies only while the cluster is on.</summary>
     public bool IsHashed(string store) => Enabled && _options.PlacementOf(store).IsHashed;

@@ -57,8 +57,8 @@ internal sealed class Rebalancer : IAsyncDisposable
         _logger = logger;
     }
 
-    /// <summary>The view of the last pass that settled every key, per store; tests and stats read it.</summary>
-    public long SettledVersion { get; private set; }
+    /// <summary>The view of the last pass that left nothing pending (every key at its owners as far as this node can tell).</summary>
+    public MemberView SettledView { get; private set; } = MemberView.Empty;
 
     public void Start() => _loop = Task.Run(RunAsync);
 
@@ -137,7 +137,7 @@ internal sealed class Rebalancer : IAsyncDisposable
             if (candidates.Count > 0)
                 _logger.LogInformation("Rebalance of {Store} over {View}: {Checked} keys looked at, {Left} left for a retry", storeName, view, candidates.Count, left.Count);
         }
-        if (pending == 0) SettledVersion = view.Version;
+        SettledView = pending == 0 ? view : MemberView.Empty;
         _counters.PassDone(pending);
         return pending;
     }

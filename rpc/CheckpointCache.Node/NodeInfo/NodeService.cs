@@ -107,6 +107,8 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             CopiesReceived = (ulong)c.CopiesReceived,
             RemoteReads = (ulong)c.RemoteReads,
             UnderReplicatedWrites = (ulong)c.UnderReplicatedWrites,
+            RebalanceSettled = cluster.RebalanceSettled,
+            Registrations = (uint)(cluster.Membership is CheckpointCache.Cluster.Membership.EtcdMembership etcd ? etcd.Registrations : 1),
         };
         stats.Members.AddRange(view.Members.Select(m => m.Id));
         foreach (var (method, n) in cluster.EtcdRequests.ByMethod.OrderBy(m => m.Key, StringComparer.Ordinal))
