@@ -190,8 +190,12 @@ public sealed class ClusterNode : IAsyncDisposable
         return removed;
     }
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        // The node leaves the cluster before its listeners stop; the service container disposes it again later.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         if (_rebalancer is not null) await _rebalancer.DisposeAsync().ConfigureAwait(false);
         if (_membership is not null) await _membership.DisposeAsync().ConfigureAwait(false);
         _peers.Dispose();

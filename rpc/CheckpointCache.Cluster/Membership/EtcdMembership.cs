@@ -279,8 +279,11 @@ public sealed class EtcdMembership : IMembership
         return [0];
     }
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Cancel();
         if (_loop is not null)
         {

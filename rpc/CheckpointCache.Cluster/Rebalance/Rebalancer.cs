@@ -242,8 +242,11 @@ internal sealed class Rebalancer : IAsyncDisposable
         return left.Distinct(ByteArrayIdentity.Instance).ToList();
     }
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Cancel();
         if (_loop is not null)
         {
