@@ -79,6 +79,10 @@ public sealed class EtcdMembership : IMembership
                 ResetChannel();
                 _endpoint = (_endpoint + 1) % _endpoints.Count;
             }
+            catch (Exception) when (_stop.IsCancellationRequested)
+            {
+                break; // leaving: the session's calls were cancelled on purpose
+            }
             finally
             {
                 session.Cancel();
