@@ -91,7 +91,7 @@ public sealed class CacheClient : IDisposable
             // the deadline): the call's own status, thrown below, says why.
         }
         var response = await call;
-        return response.Results.Select(r => new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message)).ToList();
+        return response.Results.Select(r => new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message, (int)r.Replicas)).ToList();
     }
 
     /// <summary>Stores one value read from <paramref name="value"/> (exactly <paramref name="length"/> bytes) without holding all of it.</summary>
@@ -120,7 +120,7 @@ public sealed class CacheClient : IDisposable
         }
         var response = await call;
         var r = response.Results.Single();
-        return new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message);
+        return new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message, (int)r.Replicas);
     }
 
     private async Task WriteItemAsync(IClientStreamWriter<PutFrame> stream, NamespaceRef? ns, ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> value, CancellationToken ct)
