@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using CheckpointCache.Engine;
 using CheckpointCache.Engine.Options;
+using CheckpointCache.Node.Files;
 using CheckpointCache.Node.Metrics;
 using CheckpointCache.Node.Options;
 using Microsoft.AspNetCore.Builder;
@@ -28,14 +29,16 @@ public sealed class NodeApplication : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly ICacheEngine _engine;
+    private readonly FileTreeRegistry _files;
     private readonly ILogger _logger;
     private readonly string? _unixSocketPath;
     private bool _disposed;
 
-    private NodeApplication(WebApplication app, ICacheEngine engine, NodeIdentity identity, string? unixSocketPath)
+    private NodeApplication(WebApplication app, ICacheEngine engine, FileTreeRegistry files, NodeIdentity identity, string? unixSocketPath)
     {
         _app = app;
         _engine = engine;
+        _files = files;
         Identity = identity;
         _unixSocketPath = unixSocketPath;
         _logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CheckpointCache.Node");
@@ -92,8 +95,19 @@ public sealed class NodeApplication : IAsyncDisposable
             bootLogger.LogError("Configuration error: {Error}", e.Message);
             throw new NodeConfigurationException([e.Message]);
         }
+        FileTreeRegistry? files = null;
         try
         {
+            var filesOptions = config.GetSection(FilesOptions.Section).Get<FilesOptions>() ?? new FilesOptions();
+            try
+            {
+                files = await FileTreeRegistry.OpenAsync(engine, filesOptions, bootLoggerFactory, cancellationToken);
+            }
+            catch (Engine.Files.FilesException e) when (e.Code == Engine.Files.FilesErrorCode.InvalidArgument)
+            {
+                bootLogger.LogError("Configuration error: {Error}", e.Message);
+                throw new NodeConfigurationException([e.Message]);
+            }
             var identity = new NodeIdentity(
                 string.IsNullOrWhiteSpace(nodeOptions.NodeId) ? Environment.MachineName : nodeOptions.NodeId,
                 engineOptions.DataDirectory, DateTimeOffset.UtcNow);
@@ -103,6 +117,8 @@ public sealed class NodeApplication : IAsyncDisposable
 
             var listeners = ConfigureKestrel(builder, nodeOptions, socketPath);
             ConfigureServices(builder.Services, nodeOptions, limits, engineOptions, engine, registry, identity);
+            builder.Services.AddSingleton(files);
+            builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(filesOptions));
 
             var app = builder.Build();
             MapEndpoints(app, nodeOptions);
@@ -112,7 +128,7 @@ public sealed class NodeApplication : IAsyncDisposable
             identity.Endpoints = listeners.GrpcEndpoints(nodeOptions.Tls.IsConfigured);
             identity.MetricsUrl = listeners.MetricsUrl(nodeOptions.MetricsPath);
 
-            var node = new NodeApplication(app, engine, identity, socketPath);
+            var node = new NodeApplication(app, engine, files, identity, socketPath);
             node._logger.LogInformation(
                 "CheckpointCache node {NodeId} listening on {Endpoints}; data in {DataDirectory}; stores {Stores}; cloud tier off; metrics at {MetricsUrl}; recovery took {RecoverySeconds:F3} s",
                 identity.NodeId, string.Join(" and ", identity.Endpoints), identity.DataDirectory,
@@ -122,6 +138,7 @@ public sealed class NodeApplication : IAsyncDisposable
         }
         catch
         {
+            if (files is not null) await files.DisposeAsync();
             await engine.DisposeAsync();
             throw;
         }
@@ -154,6 +171,7 @@ public sealed class NodeApplication : IAsyncDisposable
         finally
         {
             await _app.DisposeAsync();
+            await _files.DisposeAsync();
             try
             {
                 await _engine.CommitAsync();
@@ -199,6 +217,10 @@ public sealed class NodeApplication : IAsyncDisposable
             kestrel.Limits.Http2.InitialStreamWindowSize = 16 * 1024 * 1024;
             kestrel.Limits.Http2.MaxFrameSize = 1024 * 1024;
             kestrel.Limits.Http2.MaxStreamsPerConnection = 256;
+            // Kestrel pauses a stream once this much is buffered; at the 64 KiB and 1 MiB defaults a 1 MiB
+            // frame costs many pause/resume thread hops, which on a busy machine cost milliseconds each.
+            kestrel.Limits.MaxResponseBufferSize = 16 * 1024 * 1024;
+            kestrel.Limits.MaxRequestBufferSize = 16 * 1024 * 1024;
 
             // gRPC listeners speak HTTP/2 only: without TLS there is no negotiation, so HTTP/1.1 would win.
             if (socketPath is not null)
@@ -253,10 +275,11 @@ public sealed class NodeApplication : IAsyncDisposable
     {
         app.MapGrpcService<KvCacheService>();
         app.MapGrpcService<NodeService>();
+        app.MapGrpcService<FilesService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapMetrics(node.MetricsPath, app.Services.GetRequiredService<NodeMetrics>().Registry);
         app.MapGet("/", () => Results.Text(
-            "CheckpointCache node. gRPC: checkpointcache.kv.v1.KvCache, checkpointcache.node.v1.Node, grpc.health.v1.Health, reflection. Metrics: " + node.MetricsPath + "\n"));
+            "CheckpointCache node. gRPC: checkpointcache.kv.v1.KvCache, checkpointcache.files.v1.Files, checkpointcache.node.v1.Node, grpc.health.v1.Health, reflection. Metrics: " + node.MetricsPath + "\n"));
     }
 }
