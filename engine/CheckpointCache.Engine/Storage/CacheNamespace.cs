@@ -249,7 +249,8 @@ internal sealed class CacheNamespace : ICacheNamespace
         {
             var (found, output, _) = await ReadRootAsync(userKey, headerOnly: true).ConfigureAwait(false);
             if (!found) continue;
-            long lowest = output.Type == RecordType.Manifest ? output.Manifest.FirstChunkAddress : output.Address;
+            // The value needs its root and (for a manifest) every chunk; the lowest of them decides.
+            long lowest = output.Type == RecordType.Manifest ? Math.Min(output.Address, output.Manifest.FirstChunkAddress) : output.Address;
             if (lowest >= newBegin) continue;
             using var value = await GetAsync(userKey).ConfigureAwait(false);
             if (value == null) continue;

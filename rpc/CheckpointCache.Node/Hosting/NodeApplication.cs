@@ -5,6 +5,7 @@ using CheckpointCache.Cluster.Options;
 using CheckpointCache.Cluster.Peers;
 using CheckpointCache.Engine;
 using CheckpointCache.Engine.Options;
+using CheckpointCache.Node.Files;
 using CheckpointCache.Node.Metrics;
 using CheckpointCache.Node.Options;
 using Microsoft.AspNetCore.Builder;
@@ -31,15 +32,17 @@ public sealed class NodeApplication : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly ICacheEngine _engine;
+    private readonly FileTreeRegistry _files;
     private readonly ILogger _logger;
     private readonly string? _unixSocketPath;
     private readonly ClusterNode _cluster;
     private bool _disposed;
 
-    private NodeApplication(WebApplication app, ICacheEngine engine, ClusterNode cluster, NodeIdentity identity, string? unixSocketPath)
+    private NodeApplication(WebApplication app, ICacheEngine engine, FileTreeRegistry files, ClusterNode cluster, NodeIdentity identity, string? unixSocketPath)
     {
         _app = app;
         _engine = engine;
+        _files = files;
         _cluster = cluster;
         Identity = identity;
         _unixSocketPath = unixSocketPath;
@@ -101,9 +104,20 @@ public sealed class NodeApplication : IAsyncDisposable
             bootLogger.LogError("Configuration error: {Error}", e.Message);
             throw new NodeConfigurationException([e.Message]);
         }
+        FileTreeRegistry? files = null;
         ClusterNode? cluster = null;
         try
         {
+            var filesOptions = config.GetSection(FilesOptions.Section).Get<FilesOptions>() ?? new FilesOptions();
+            try
+            {
+                files = await FileTreeRegistry.OpenAsync(engine, filesOptions, bootLoggerFactory, cancellationToken);
+            }
+            catch (Engine.Files.FilesException e) when (e.Code == Engine.Files.FilesErrorCode.InvalidArgument)
+            {
+                bootLogger.LogError("Configuration error: {Error}", e.Message);
+                throw new NodeConfigurationException([e.Message]);
+            }
             var identity = new NodeIdentity(nodeId, engineOptions.DataDirectory, DateTimeOffset.UtcNow);
             var registry = new NamespaceRegistry(Path.Combine(engineOptions.DataDirectory, "node-namespaces.json"), limits.MaxNamespaces,
                 bootLoggerFactory.CreateLogger<NamespaceRegistry>());
@@ -111,6 +125,8 @@ public sealed class NodeApplication : IAsyncDisposable
 
             var listeners = ConfigureKestrel(builder, nodeOptions, clusterOptions, socketPath);
             ConfigureServices(builder.Services, nodeOptions, limits, engineOptions, engine, registry, identity, clusterOptions);
+            builder.Services.AddSingleton(files);
+            builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(filesOptions));
 
             var app = builder.Build();
             cluster = app.Services.GetRequiredService<ClusterNode>();
@@ -134,7 +150,7 @@ public sealed class NodeApplication : IAsyncDisposable
                 }
             }
 
-            var node = new NodeApplication(app, engine, cluster, identity, socketPath);
+            var node = new NodeApplication(app, engine, files, cluster, identity, socketPath);
             node._logger.LogInformation(
                 "CheckpointCache node {NodeId} listening on {Endpoints}; data in {DataDirectory}; stores {Stores}; cloud tier off; metrics at {MetricsUrl}; recovery took {RecoverySeconds:F3} s",
                 identity.NodeId, string.Join(" and ", identity.Endpoints), identity.DataDirectory,
@@ -145,6 +161,7 @@ public sealed class NodeApplication : IAsyncDisposable
         catch
         {
             if (cluster is not null) await cluster.DisposeAsync();
+            if (files is not null) await files.DisposeAsync();
             await engine.DisposeAsync();
             throw;
         }
@@ -179,6 +196,7 @@ public sealed class NodeApplication : IAsyncDisposable
         finally
         {
             await _app.DisposeAsync();
+            await _files.DisposeAsync();
             try
             {
                 await _engine.CommitAsync();
@@ -224,6 +242,10 @@ public sealed class NodeApplication : IAsyncDisposable
             kestrel.Limits.Http2.InitialStreamWindowSize = 16 * 1024 * 1024;
             kestrel.Limits.Http2.MaxFrameSize = 1024 * 1024;
             kestrel.Limits.Http2.MaxStreamsPerConnection = 256;
+            // Kestrel pauses a stream once this much is buffered; at the 64 KiB and 1 MiB defaults a 1 MiB
+            // frame costs many pause/resume thread hops, which on a busy machine cost milliseconds each.
+            kestrel.Limits.MaxResponseBufferSize = 16 * 1024 * 1024;
+            kestrel.Limits.MaxRequestBufferSize = 16 * 1024 * 1024;
 
             // gRPC listeners speak HTTP/2 only: without TLS there is no negotiation, so HTTP/1.1 would win.
             if (socketPath is not null)
@@ -314,10 +336,11 @@ public sealed class NodeApplication : IAsyncDisposable
         }
         app.MapGrpcService<KvCacheService>();
         app.MapGrpcService<NodeService>();
+        app.MapGrpcService<FilesService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapMetrics(node.MetricsPath, app.Services.GetRequiredService<NodeMetrics>().Registry);
         app.MapGet("/", () => Results.Text(
-            "CheckpointCache node. gRPC: checkpointcache.kv.v1.KvCache, checkpointcache.node.v1.Node, grpc.health.v1.Health, reflection. Metrics: " + node.MetricsPath + "\n"));
+            "CheckpointCache node. gRPC: checkpointcache.kv.v1.KvCache, checkpointcache.files.v1.Files, checkpointcache.node.v1.Node, grpc.health.v1.Health, reflection. Metrics: " + node.MetricsPath + "\n"));
     }
 }
