@@ -43,6 +43,9 @@ public sealed class ClusterNode : IAsyncDisposable
         _rebalancer = new Rebalancer(engine, options, () => View, nodeId, _peers, _sender, Counters, loggerFactory.CreateLogger("CheckpointCache.Cluster.Rebalance"));
     }
 
+    /// <summary>Members after the owners in a key's ranking that take a write's copy when an owner does not answer, and that reads and deletes also try.</summary>
+    public const int FallbackMembers = 2;
+
     public bool Enabled => _options.Enabled;
     public string SelfId { get; }
     public PeerToken Token { get; }
@@ -90,7 +93,8 @@ public sealed class ClusterNode : IAsyncDisposable
         int wanted = ReplicasOf(store.Name);
         var view = View;
         if (!IsHashed(store.Name) || view.Count == 0) return 1;
-        var ranking = RendezvousPlacement.Ranking(key, view, _options.FailureDomainLabel);
+        // The owners, then two fallbacks that take a copy when an owner does not answer.
+        var ranking = RendezvousPlacement.Owners(key, view, wanted + FallbackMembers, _options.FailureDomainLabel);
         bool selfOwner = ranking.Take(wanted).Any(m => m.Id == SelfId);
         int remoteWanted = selfOwner ? wanted - 1 : wanted;
         // The key's ranking without this node: the first remoteWanted are the other owners, the rest fallbacks.
@@ -136,7 +140,7 @@ public sealed class ClusterNode : IAsyncDisposable
     public async Task<RemoteValue?> OpenFromOwnersAsync(string store, byte[] key, CancellationToken ct)
     {
         if (!IsHashed(store)) return null;
-        var candidates = RendezvousPlacement.Ranking(key, View, _options.FailureDomainLabel).Take(ReplicasOf(store) + 2).Where(m => m.Id != SelfId);
+        var candidates = RendezvousPlacement.Owners(key, View, ReplicasOf(store) + FallbackMembers, _options.FailureDomainLabel).Where(m => m.Id != SelfId);
         foreach (var member in candidates)
         {
             AsyncServerStreamingCall<FetchFrame>? call = null;
@@ -169,8 +173,8 @@ public sealed class ClusterNode : IAsyncDisposable
     {
         var removed = new bool[keys.Count];
         if (!IsHashed(store) || keys.Count == 0) return removed;
-        var byMember = Enumerable.Range(0, keys.Count).SelectMany(i => RendezvousPlacement.Ranking(keys[i], View, _options.FailureDomainLabel)
-            .Take(ReplicasOf(store) + 2).Where(m => m.Id != SelfId).Select(m => (m, i))).GroupBy(x => x.m.Id);
+        var byMember = Enumerable.Range(0, keys.Count).SelectMany(i => RendezvousPlacement.Owners(keys[i], View, ReplicasOf(store) + FallbackMembers, _options.FailureDomainLabel)
+            .Where(m => m.Id != SelfId).Select(m => (m, i))).GroupBy(x => x.m.Id);
         await Task.WhenAll(byMember.Select(async g =>
         {
             var items = g.ToList();

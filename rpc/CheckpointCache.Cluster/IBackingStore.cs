@@ -1,10 +1,10 @@
 namespace CheckpointCache.Cluster;
 
 /// <summary>
-/// The seam for the cloud tier (Blob), which does not exist yet. Reads try this node, then the key's owners,
-/// then <see cref="TryOpenAsync"/>; after a replicated write, only the key's first-ranked owner calls
-/// <see cref="EnqueueUpload"/>, so one replica uploads. No implementation is registered today, so no request
-/// ever goes to Blob and the blob request counters stay at zero.
+/// The seam for the cloud tier (Blob), which does not exist yet. Reads are to try this node, then the key's
+/// owners, then <see cref="TryOpenAsync"/>; after a replicated write, only the key's first-ranked owner is to call
+/// <see cref="EnqueueUpload"/>, so one replica uploads. Neither call site is wired and nothing implements it today,
+/// so no request ever goes to Blob and the blob request counters stay at zero.
 /// </summary>
 public interface IBackingStore
 {

@@ -284,6 +284,14 @@ public sealed class EtcdMembership : IMembership
     }
 
     private int _disposed;
+    private bool _crashed;
+
+    /// <summary>Stops as a crashed node would: no revoke, so the others only notice when the lease expires (scale study, tests).</summary>
+    internal ValueTask CrashAsync()
+    {
+        _crashed = true;
+        return DisposeAsync();
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -293,7 +301,7 @@ public sealed class EtcdMembership : IMembership
         {
             try { await _loop.ConfigureAwait(false); } catch (OperationCanceledException) { }
         }
-        if (_leaseId != 0)
+        if (_leaseId != 0 && !_crashed)
         {
             try
             {

@@ -11,8 +11,13 @@ public sealed class MemberView
     public MemberView(long version, IEnumerable<Member> members)
     {
         Version = version;
-        Members = members.OrderBy(m => m.Id, StringComparer.Ordinal).ToArray();
+        var ordered = members.OrderBy(m => m.Id, StringComparer.Ordinal).ToArray();
+        Members = ordered;
+        Seeds = ordered.Select(m => m.Seed).ToArray();
     }
+
+    /// <summary>The members' rendezvous seeds, in member order, in one array so placement scans them without chasing objects.</summary>
+    internal ulong[] Seeds { get; }
 
     /// <summary>Increases with every change this node saw (the etcd revision with etcd membership).</summary>
     public long Version { get; }
