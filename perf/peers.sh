@@ -15,8 +15,8 @@
 #   perf/peers.sh quick [OPTIONS]               install if missing, build, run the quick profile
 #   perf/peers.sh full  [OPTIONS]               the same with the full matrix
 #
-# Ports (override with the environment): PEERS_NODE_PORT 52050, PEERS_GARNET_PORT 52030,
-# PEERS_MEMCACHED_PORT 52040, PEERS_REDIS_PORT 52020.
+# Ports (below the ephemeral range; override with the environment): PEERS_NODE_PORT 17450, PEERS_GARNET_PORT 17430,
+# PEERS_MEMCACHED_PORT 17440, PEERS_REDIS_PORT 17420.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,10 +24,10 @@ TOOLS="$ROOT/perf/results/tmp/tools"
 GARNET_VERSION=2.2.8
 NODE_DLL="$ROOT/rpc/CheckpointCache.Node/bin/Release/net10.0/checkpointcache.dll"
 
-NODE_PORT=${PEERS_NODE_PORT:-52050}
-GARNET_PORT=${PEERS_GARNET_PORT:-52030}
-MEMCACHED_PORT=${PEERS_MEMCACHED_PORT:-52040}
-REDIS_PORT=${PEERS_REDIS_PORT:-52020}
+NODE_PORT=${PEERS_NODE_PORT:-17450}
+GARNET_PORT=${PEERS_GARNET_PORT:-17430}
+MEMCACHED_PORT=${PEERS_MEMCACHED_PORT:-17440}
+REDIS_PORT=${PEERS_REDIS_PORT:-17420}
 
 die() { echo "peers.sh: $*" >&2; exit 2; }
 
@@ -75,13 +75,23 @@ start() {
   [ $# -ge 4 ] || die "usage: start NAME DIR RAM_MIB DATA_MIB [ARGS...]"
   local name=$1 dir=$2 ram=$3 data=$4
   shift 4
+  local port sock="" endpoint
+  case "$name" in
+    node) port=$NODE_PORT ;;
+    garnet) port=$GARNET_PORT ;;
+    memcached) port=$MEMCACHED_PORT ;;
+    redis) port=$REDIS_PORT ;;
+    *) die "unknown server '$name' (node, garnet, memcached, redis)" ;;
+  esac
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "port $port is in use (another run, or a server left over); set PEERS_${name^^}_PORT"
+  fi
   rm -rf "$dir"
   mkdir -p "$dir"
-  local log="$dir/$name.log" port sock="" endpoint
+  local log="$dir/$name.log"
   case "$name" in
     node)
       [ -f "$NODE_DLL" ] || die "build the node first: dotnet build -c Release rpc/CheckpointCache.Node"
-      port=$NODE_PORT
       sock="$dir/node.sock"
       endpoint="unix:$sock http://127.0.0.1:$port"
       # Only the kv store (configuring one replaces both defaults); SSD room for the working set many
@@ -100,7 +110,6 @@ start() {
       ;;
     garnet)
       [ -x "$TOOLS/garnet-server" ] || die "run perf/peers.sh install first"
-      port=$GARNET_PORT
       endpoint="127.0.0.1:$port"
       # Tiered: main-log memory (inline and heap) is the RAM budget, the rest spills to --logdir.
       # --device-type RandomAccess: the default native device aborts on Debian 12 (needs glibc 2.38).
@@ -110,7 +119,6 @@ start() {
         "$@" >"$log" 2>&1 &
       ;;
     memcached)
-      port=$MEMCACHED_PORT
       endpoint="127.0.0.1:$port"
       # extstore is -o ext_path=FILE:SIZE (-e is the restartable memory file). Items up to 8 MiB.
       nohup memcached -u root -l 127.0.0.1 -p "$port" -U 0 -t 2 -c 4096 -I 8m -m "$ram" \
@@ -118,7 +126,6 @@ start() {
         "$@" >"$log" 2>&1 &
       ;;
     redis)
-      port=$REDIS_PORT
       endpoint="127.0.0.1:$port"
       # RAM only and no persistence: its best case. maxmemory holds the whole working set with room.
       nohup redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save "" --appendonly no \

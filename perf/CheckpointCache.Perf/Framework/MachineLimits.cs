@@ -47,7 +47,14 @@ public static class MachineLimits
         return new LimitResult($"memcpy, {threads} thread{(threads > 1 ? "s" : "")}", total, stopwatch.Elapsed, cpu.CoresUsed());
     }
 
-    /// <summary>Loopback TCP (or a Unix socket) with <paramref name="streams"/> connections, one blocking sender and receiver thread each.</summary>
+    /// <summary>Bytes each sender reads from and each receiver writes into, in turn: values come from and go to memory, not cache.</summary>
+    private const int SpreadBytes = 64 << 20;
+
+    /// <summary>
+    /// Loopback TCP (or a Unix socket) with <paramref name="streams"/> connections, one blocking sender and
+    /// receiver thread each, moving successive chunks of 64 MiB buffers (with one hot 1 MiB buffer on each
+    /// side the figure would be the caches' bandwidth, several times what a server copying values sees).
+    /// </summary>
     public static LimitResult Loopback(bool unixSocket, int streams, int chunkBytes, TimeSpan duration, string scratchFolder)
     {
         EndPoint endPoint;
@@ -76,6 +83,8 @@ public static class MachineLimits
                 client.Connect(bound);
                 pairs.Add((client, listener.Accept()));
             }
+            var source = GC.AllocateUninitializedArray<byte>(SpreadBytes);
+            Random.Shared.NextBytes(source);
             var cpu = CpuMeter.Start();
             var stopwatch = Stopwatch.StartNew();
             long deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -84,11 +93,10 @@ public static class MachineLimits
             {
                 threads.Add(new Thread(() =>
                 {
-                    var buffer = new byte[chunkBytes];
-                    Random.Shared.NextBytes(buffer);
                     try
                     {
-                        while (Stopwatch.GetTimestamp() < deadline) client.Send(buffer);
+                        for (long offset = 0; Stopwatch.GetTimestamp() < deadline; offset = (offset + chunkBytes) % source.Length)
+                            client.Send(source, (int)offset, chunkBytes, SocketFlags.None);
                     }
                     catch (SocketException)
                     {
@@ -97,10 +105,12 @@ public static class MachineLimits
                 }) { IsBackground = true });
                 threads.Add(new Thread(() =>
                 {
-                    var buffer = new byte[chunkBytes];
+                    var buffer = GC.AllocateUninitializedArray<byte>(SpreadBytes);
+                    buffer.AsSpan().Fill(1);
                     long n = 0;
                     int got;
-                    while ((got = server.Receive(buffer)) > 0) n += got;
+                    // Successive slices of a buffer far larger than the caches, as a server's values are.
+                    while ((got = server.Receive(buffer, (int)(n % (SpreadBytes - chunkBytes + 1)), chunkBytes, SocketFlags.None)) > 0) n += got;
                     Interlocked.Add(ref received, n);
                 }) { IsBackground = true });
             }

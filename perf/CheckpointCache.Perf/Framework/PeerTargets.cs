@@ -58,7 +58,7 @@ public interface IKvTarget : IAsyncDisposable
 }
 
 /// <summary>The node through <see cref="CacheClient"/> (BatchPut/BatchGet of one item), over its Unix socket or TCP.</summary>
-public sealed class NodeTarget(string name, string endpoint, KeySet keys) : IKvTarget
+public sealed class NodeTarget(string name, string endpoint, KeySet keys, int frameBytes) : IKvTarget
 {
     private CacheClient[] _clients = [];
     private KvNamespace? _ns;
@@ -67,7 +67,7 @@ public sealed class NodeTarget(string name, string endpoint, KeySet keys) : IKvT
 
     public async Task ConnectAsync(int workers, CancellationToken cancellationToken)
     {
-        var options = new CacheClientOptions { CallTimeout = TimeSpan.FromSeconds(60) };
+        var options = new CacheClientOptions { CallTimeout = TimeSpan.FromSeconds(60), FrameBytes = frameBytes };
         _clients = Enumerable.Range(0, workers).Select(_ => CacheClient.Connect(endpoint, options)).ToArray();
         _ns = await _clients[0].DeclareNamespaceAsync(new NamespaceDescriptor
         {

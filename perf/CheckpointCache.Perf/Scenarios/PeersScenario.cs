@@ -30,11 +30,12 @@ public sealed class PeersScenario : IScenario
     private IReadOnlyList<int> _concurrency = [];
     private ByteSize _ram;
     private double _workingSetFactor, _theta, _writeCap;
-    private TimeSpan _duration, _warmup, _limitDuration, _evictPeriod;
+    private TimeSpan _duration, _warmup, _settle, _limitDuration, _evictPeriod;
     private int _fillConcurrency;
     private bool _skipLimits, _keep;
     private string _redisClient = "resp";
     private string[] _nodeArgs = [];
+    private int _nodeFrameBytes;
 
     public string Name => "peers";
 
@@ -50,11 +51,14 @@ public sealed class PeersScenario : IScenario
         --ram SIZE            RAM budget of each system; working set = --working-set (default 3) x this
         --seconds S           measured time per phase (quick 8, full 5); --warmup S unmeasured lead-in (default 2)
         --fill-concurrency N  writers of the initial fill (default 4)
+        --settle S            after the fill, S seconds of read-heavy traffic at the highest concurrency before any phase
+                              (default 15): the .NET servers (node, Garnet) JIT their hot paths to tier 1 meanwhile
         --write-cap X         a phase stops after writing X x the working set (default 1), so logs stay bounded
         --evict-ms MS         page-cache eviction period for the servers' files (default 100; 0 = off)
         --limit-seconds S     duration of each limit measurement (default 3); --skip-limits skips them
         X
-        --node-args 'A B'     extra --Section:Key=value settings for the node
+        --node-args='A B'     extra --Section:Key=value settings for the node (note the '=')
+        --node-frame SIZE     the node client's frame size (CacheClientOptions.FrameBytes; default the client's)
         --keep                keep the servers' folders
         """;
 
@@ -74,6 +78,7 @@ public sealed class PeersScenario : IScenario
         _workingSetFactor = args.Double("working-set", 3);
         _duration = TimeSpan.FromSeconds(args.Double("seconds", full ? 5 : 8));
         _warmup = TimeSpan.FromSeconds(args.Double("warmup", 2));
+        _settle = TimeSpan.FromSeconds(args.Double("settle", 15));
         _fillConcurrency = args.Int("fill-concurrency", 4);
         _writeCap = args.Double("write-cap", 1);
         _evictPeriod = TimeSpan.FromMilliseconds(args.Int("evict-ms", 100));
@@ -82,6 +87,7 @@ public sealed class PeersScenario : IScenario
         _keep = args.Flag("keep");
         _redisClient = args.String("redis-client", "resp");
         if (_redisClient is not ("se" or "resp")) throw new ArgumentException("--redis-client is se or resp");
+        _nodeFrameBytes = (int)args.Size("node-frame", new ByteSize(new CheckpointCache.Client.CacheClientOptions().FrameBytes)).Bytes;
         _nodeArgs = args.String("node-args", "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
         foreach (var s in _systems)
@@ -108,7 +114,7 @@ public sealed class PeersScenario : IScenario
         }
 
         result.Notes.Add($"profile {_profile}: RAM budget {_ram} per system (Redis: room for the whole working set), working set {_workingSetFactor} x RAM, " +
-                         $"{_duration.TotalSeconds:F0} s per phase after {_warmup.TotalSeconds:F0} s of warm-up, fill with {_fillConcurrency} writers, " +
+                         $"{_duration.TotalSeconds:F0} s per phase after {_warmup.TotalSeconds:F0} s of warm-up, fill with {_fillConcurrency} writers then {_settle.TotalSeconds:F0} s of read-heavy traffic, " +
                          $"page cache dropped before each phase and the servers' files evicted from it every {_evictPeriod.TotalMilliseconds:F0} ms");
         result.Notes.Add("GB = 10^9 bytes of values; GET GB/s counts verified hits only; hits % = verified hits / GETs; one connection per worker for every system; " +
                          "client and servers share the machine's cores");
@@ -233,8 +239,8 @@ public sealed class PeersScenario : IScenario
         {
             await using IKvTarget target = system switch
             {
-                "node-uds" => new NodeTarget(system, "unix:" + Path.Combine(folder, "node.sock"), keys),
-                "node-tcp" => new NodeTarget(system, $"http://127.0.0.1:{started["port"]}", keys),
+                "node-uds" => new NodeTarget(system, "unix:" + Path.Combine(folder, "node.sock"), keys, _nodeFrameBytes),
+                "node-tcp" => new NodeTarget(system, $"http://127.0.0.1:{started["port"]}", keys, _nodeFrameBytes),
                 "garnet" or "redis" when _redisClient == "se" => new RedisTarget(system, int.Parse(started["port"], CultureInfo.InvariantCulture), keys),
                 "garnet" or "redis" => new RespTarget(system, int.Parse(started["port"], CultureInfo.InvariantCulture), keys),
                 "memcached" => new MemcachedTarget(system, int.Parse(started["port"], CultureInfo.InvariantCulture), keys),
@@ -249,7 +255,12 @@ public sealed class PeersScenario : IScenario
             var fillRow = AddPhaseRow(result, system, size, _fillConcurrency, "", "fill (100% SET)", fill);
             rows.Add(fillRow);
             cells.Add(new Cell(system, size.Bytes, _fillConcurrency, "", "fill", fillRow, fill));
-            await Task.Delay(1000, ct); // let background flushes of the fill start before the reads
+            if (_settle > TimeSpan.Zero)
+            {
+                context.Progress($"{size} {system}: settle {_settle.TotalSeconds:F0} s");
+                await RunPhaseAsync(target, valueBytes, _concurrency.Max(), KeyChooser.Create("uniform", count, _theta), MixGetShare["read-heavy"], _settle,
+                    dataBytes, pid, context.Machine.BlockDevice, ct);
+            }
 
             foreach (var distribution in _distributions)
             {
@@ -341,7 +352,7 @@ public sealed class PeersScenario : IScenario
     {
         public long Gets, Hits, Misses, Mismatches, GetBytes, Sets, SetRefused, SetBytes;
         public TimeSpan Elapsed;
-        public double ServerCores, ClientCores;
+        public double ServerCores, ClientCores, OtherCores;
         public DiskStats Disk;
         public LatencyRecorder GetLatency { get; } = new(workers);
         public LatencyRecorder SetLatency { get; } = new(workers);
@@ -421,6 +432,7 @@ public sealed class PeersScenario : IScenario
         double serverCpu = ProcessStats.CpuSeconds(pid);
         var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
         var disk = DiskStats.Read(blockDevice);
+        double machineBusy = MachineBusySeconds();
         var stopwatch = Stopwatch.StartNew();
         var tasks = Enumerable.Range(0, workers).Select(w => Task.Run(async () =>
         {
@@ -435,8 +447,25 @@ public sealed class PeersScenario : IScenario
         stats.ServerCores = (ProcessStats.CpuSeconds(pid) - serverCpu) / stats.Seconds;
         stats.ClientCores = (Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalSeconds / stats.Seconds;
         stats.Disk = DiskStats.Read(blockDevice) - disk;
+        stats.OtherCores = Math.Max(0, (MachineBusySeconds() - machineBusy) / stats.Seconds - stats.ServerCores - stats.ClientCores);
         _ = target;
         return stats;
+    }
+
+    /// <summary>CPU seconds the whole machine spent busy so far (/proc/stat: all but idle and iowait).</summary>
+    private static double MachineBusySeconds()
+    {
+        try
+        {
+            var f = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // cpu user nice system idle iowait irq softirq steal
+            long busy = long.Parse(f[1]) + long.Parse(f[2]) + long.Parse(f[3]) + long.Parse(f[6]) + long.Parse(f[7]) + long.Parse(f[8]);
+            return busy / 100.0;
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or IndexOutOfRangeException)
+        {
+            return 0;
+        }
     }
 
     // ---------------------------------------------------------------- report
@@ -458,6 +487,7 @@ public sealed class PeersScenario : IScenario
         .Column("set_p99_ms", "SET p99 ms")
         .Column("server_cpu_cores", "server CPU")
         .Column("client_cpu_cores", "client CPU")
+        .Column("other_cpu_cores", "others' CPU")
         .Column("server_peak_rss_mib", "server peak RSS MiB")
         .Column("limit_gbps", "limit GB/s")
         .Column("vs_garnet", "node / Garnet")
@@ -497,6 +527,7 @@ public sealed class PeersScenario : IScenario
         }
         row["server_cpu_cores"] = s.ServerCores;
         row["client_cpu_cores"] = s.ClientCores;
+        row["other_cpu_cores"] = s.OtherCores;
         row["disk_read_gb"] = s.Disk.ReadBytes / 1e9;
         row["disk_write_gb"] = s.Disk.WriteBytes / 1e9;
         if (s.GetBytes > 0) row["disk_read_per_get_byte"] = (double)s.Disk.ReadBytes / s.GetBytes;
