@@ -15,6 +15,7 @@
 #   perf/peers.sh quick [OPTIONS]               install if missing, build, run the quick profile
 #   perf/peers.sh full  [OPTIONS]               the same with the full matrix
 #
+# PEERS_NODE_ENV="NAME=VALUE ..." sets environment variables for the node alone (runtime knobs for A/B runs).
 # Ports (below the ephemeral range; override with the environment): PEERS_NODE_PORT 17450, PEERS_GARNET_PORT 17430,
 # PEERS_MEMCACHED_PORT 17440, PEERS_REDIS_PORT 17420.
 set -euo pipefail
@@ -97,7 +98,8 @@ start() {
       # Only the kv store (configuring one replaces both defaults); SSD room for the working set many
       # times over, so the log's growth under writes never evicts live keys during a run.
       local ssd=$((data * 8 + 4096))
-      nohup dotnet "$NODE_DLL" serve \
+      # shellcheck disable=SC2086 # PEERS_NODE_ENV is a list of NAME=VALUE words for the node only
+      env ${PEERS_NODE_ENV:-} nohup dotnet "$NODE_DLL" serve \
         "--Engine:DataDirectory=$dir/data" \
         --Engine:Namespaces:kv:Kind=Kv \
         "--Engine:Namespaces:kv:RamBytes=${ram}MiB" \

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Draws the `peers` scenario's JSON as a PNG: GET GB/s (verified hits) per cell and system, the raw
 disk's random-read ceiling for the same value size and queue depth, and SET GB/s of the fill and of the
-write-heavy mix. Usage: peers_chart.py RESULT.json OUT.png (Debian's python3-matplotlib)."""
+write-heavy mix. Usage: peers_chart.py RESULT.json OUT.png (Debian's python3-matplotlib).
+peers_chart.py --markdown RESULT.json prints one row per cell instead: GB/s of each system side by side."""
 import json
 import sys
 
@@ -79,5 +80,44 @@ def main(path, out):
     print(f"chart: {out}")
 
 
+def markdown(path):
+    report = json.load(open(path))
+    rows = [r for r in report["rows"] if r.get("system") != "limit"]
+    limits = [r for r in report["rows"] if r.get("system") == "limit"]
+    systems = [s for s in SYSTEMS if any(r["system"] == s for r in rows)]
+    cells = []
+    for r in rows:
+        c = (r["value"], r["concurrency"], r["keys"], r["phase"])
+        if c not in cells:
+            cells.append(c)
+    print("| value | conc | keys | phase | op | " + " | ".join(systems) + " | raw disk | node-uds / best peer |")
+    print("|---|---|---|---|---|" + "---|" * (len(systems) + 2))
+    for value, conc, keys, phase in cells:
+        reading = phase in ("read", "read-heavy")
+        metric, op = ("get_gbps", "GET") if reading else ("set_gbps", "SET")
+        figures = {}
+        cols = []
+        for s in systems:
+            r = next((r for r in rows if r["system"] == s and (r["value"], r["concurrency"], r["keys"], r["phase"]) == (value, conc, keys, phase)), None)
+            if r is None or r.get(metric) is None:
+                cols.append("")
+                continue
+            figures[s] = r[metric]
+            hit = r.get("hit_pct")
+            cols.append(f"{r[metric]:.2f}" + (f" ({hit:.0f}% hits)" if reading and hit is not None and hit < 99.5 else ""))
+        if reading:
+            disk = next((l["limit_gbps"] for l in limits if l.get("value") == value and l["phase"].startswith("raw disk: random read") and l["phase"].endswith(f"QD {conc}")), None)
+        else:
+            disk = next((l["limit_gbps"] for l in limits if l.get("value") == value and l["phase"].startswith("raw disk: sequential write")), None)
+        peers = [figures[p] for p in ("garnet", "memcached", "redis") if p in figures]
+        ratio = f"{figures['node-uds'] / max(peers):.2f}" if "node-uds" in figures and peers and max(peers) > 0 else ""
+        phase_label = phase.replace(" (100% SET)", "")
+        print(f"| {value} | {conc} | {keys} | {phase_label} | {op} | " + " | ".join(cols) + f" | {disk:.2f} | {ratio} |" if disk else
+              f"| {value} | {conc} | {keys} | {phase_label} | {op} | " + " | ".join(cols) + f" |  | {ratio} |")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == "--markdown":
+        markdown(sys.argv[2])
+    else:
+        main(sys.argv[1], sys.argv[2])
