@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CheckpointCache.Rpc.Kv.V1;
 using CheckpointCache.Rpc.Node.V1;
 using Google.Protobuf;
@@ -74,15 +75,23 @@ public sealed class CacheClient : IDisposable
     public async Task<IReadOnlyList<KeyResult>> BatchPutAsync(KvNamespace ns, IReadOnlyList<KvItem> items, CancellationToken cancellationToken = default)
     {
         using var call = Kv.BatchPut(Call(cancellationToken));
-        bool first = true;
-        foreach (var item in items)
+        try
         {
-            await WriteItemAsync(call.RequestStream, first ? ns.ToRef() : null, item.Key, item.Value, cancellationToken);
-            first = false;
+            bool first = true;
+            foreach (var item in items)
+            {
+                await WriteItemAsync(call.RequestStream, first ? ns.ToRef() : null, item.Key, item.Value, cancellationToken);
+                first = false;
+            }
+            await call.RequestStream.CompleteAsync();
         }
-        await call.RequestStream.CompleteAsync();
+        catch (Exception e) when (e is RpcException or InvalidOperationException)
+        {
+            // The node ended the call while frames were still going out (a limit, an unknown namespace,
+            // the deadline): the call's own status, thrown below, says why.
+        }
         var response = await call;
-        return response.Results.Select(r => new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message)).ToList();
+        return response.Results.Select(r => new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message, (int)r.Replicas)).ToList();
     }
 
     /// <summary>Stores one value read from <paramref name="value"/> (exactly <paramref name="length"/> bytes) without holding all of it.</summary>
@@ -92,19 +101,26 @@ public sealed class CacheClient : IDisposable
         var buffer = new byte[Math.Min(_options.FrameBytes, Math.Max(1, length))];
         var frame = new PutFrame { Namespace = ns.ToRef(), NewItem = true, Key = ByteString.CopyFrom(key.Span), TotalLength = (ulong)length };
         long sent = 0;
-        do
+        try
         {
-            int n = length == 0 ? 0 : await value.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - sent)), cancellationToken);
-            if (n == 0 && sent < length) throw new EndOfStreamException($"the value ended after {sent} of {length} bytes");
-            frame.Data = ByteString.CopyFrom(buffer, 0, n);
-            await call.RequestStream.WriteAsync(frame, cancellationToken);
-            sent += n;
-            frame = new PutFrame();
-        } while (sent < length);
-        await call.RequestStream.CompleteAsync();
+            do
+            {
+                int n = length == 0 ? 0 : await value.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - sent)), cancellationToken);
+                if (n == 0 && sent < length) throw new EndOfStreamException($"the value ended after {sent} of {length} bytes");
+                frame.Data = ByteString.CopyFrom(buffer, 0, n);
+                await call.RequestStream.WriteAsync(frame, cancellationToken);
+                sent += n;
+                frame = new PutFrame();
+            } while (sent < length);
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (Exception e) when (e is RpcException or InvalidOperationException)
+        {
+            // As in BatchPutAsync: the call's status, thrown below, says why it ended.
+        }
         var response = await call;
         var r = response.Results.Single();
-        return new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message);
+        return new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message, (int)r.Replicas);
     }
 
     private async Task WriteItemAsync(IClientStreamWriter<PutFrame> stream, NamespaceRef? ns, ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> value, CancellationToken ct)
@@ -145,10 +161,9 @@ public sealed class CacheClient : IDisposable
                     results[i] = new GetResult(i, (StatusCode)frame.Code, frame.Message, Tier.None, null);
                     continue;
                 }
-                if (WholeValue(frame) is { } whole)
+                if ((ulong)frame.Data.Length == frame.TotalLength && WholeArray(frame.Data) is { } whole)
                 {
-                    // The value came in one frame: hand out the array protobuf parsed it into, rather than
-                    // allocating a second one and copying (a fresh megabyte array costs page faults too).
+                    // A value that came in one frame: keep the frame's own array instead of copying it.
                     results[i] = new GetResult(i, StatusCode.OK, "", frame.Tier, whole);
                     continue;
                 }
@@ -175,18 +190,9 @@ public sealed class CacheClient : IDisposable
         return results!;
     }
 
-    /// <summary>
-    /// The array behind a first frame that carries the whole value, when the frame's data is exactly
-    /// that array (protobuf parses a bytes field into an array of its own, which nothing else holds).
-    /// </summary>
-    private static byte[]? WholeValue(GetFrame frame)
-    {
-        if (frame.TotalLength == 0 || (ulong)frame.Data.Length != frame.TotalLength) return null;
-        return System.Runtime.InteropServices.MemoryMarshal.TryGetArray(frame.Data.Memory, out var segment)
-               && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : null;
-    }
+    /// <summary>The array behind a parsed bytes field when it holds exactly those bytes, else null.</summary>
+    private static byte[]? WholeArray(ByteString data)
+        => MemoryMarshal.TryGetArray(data.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : null;
 
     /// <summary>Where each key lives (Tier.None for a miss).</summary>
     public async Task<IReadOnlyList<Tier>> ExistsAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, CancellationToken cancellationToken = default)

@@ -113,6 +113,29 @@ public sealed class CapacityTests : IDisposable
     }
 
     [Fact]
+    public async Task Several_pinned_multi_chunk_values_survive_repeated_eviction()
+    {
+        var options = TestOptions.Engine(_folder.Path);
+        options.Namespaces["kv"].SsdBytes = ByteSize.FromMiB(32);
+        await using var engine = await CacheEngine.OpenAsync(options);
+        var ns = engine.GetNamespace("kv");
+        var pinned = Enumerable.Range(0, 4).Select(i => TestOptions.Value(100 + i, 300 * 1024)).ToList();
+        for (int i = 0; i < pinned.Count; i++)
+        {
+            await ns.PutAsync(TestOptions.Key(100 + i), pinned[i]);
+            ns.Pin(TestOptions.Key(100 + i), DateTimeOffset.UtcNow.AddHours(1));
+        }
+        for (int i = 0; i < 96; i++) await ns.PutAsync(TestOptions.Key(i), TestOptions.Value(i, 1024 * 1024));
+        Assert.True(ns.GetStats().Evictions > 2);
+        for (int i = 0; i < pinned.Count; i++)
+        {
+            using var got = await ns.GetAsync(TestOptions.Key(100 + i));
+            Assert.True(got != null, $"pinned value {i} was evicted");
+            Assert.True(pinned[i].AsSpan().SequenceEqual(got!.Span));
+        }
+    }
+
+    [Fact]
     public async Task Impossible_layouts_are_refused_at_open_with_the_setting_named()
     {
         var options = TestOptions.Engine(_folder.Path);

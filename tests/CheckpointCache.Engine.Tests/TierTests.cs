@@ -30,7 +30,8 @@ public sealed class TierTests : IDisposable
             Assert.Equal(1, stats.SsdHits);
             Assert.Equal(100_000, stats.SsdBytesRead);
             Assert.InRange(stats.RamBytesUsed, 1, options.Namespaces[name].RamBytes.Bytes);
-            Assert.True(stats.SsdBytesUsed > 8 << 20);
+            // At least what left the 8 MiB RAM tier of the 15 MB written is on disk.
+            Assert.True(stats.SsdBytesUsed > 6 << 20, $"SSD use {stats.SsdBytesUsed}");
         }
     }
 }

@@ -249,7 +249,8 @@ internal sealed class CacheNamespace : ICacheNamespace
         {
             var (found, output, _) = await ReadRootAsync(userKey, headerOnly: true).ConfigureAwait(false);
             if (!found) continue;
-            long lowest = output.Type == RecordType.Manifest ? output.Manifest.FirstChunkAddress : output.Address;
+            // The value needs its root and (for a manifest) every chunk; the lowest of them decides.
+            long lowest = output.Type == RecordType.Manifest ? Math.Min(output.Address, output.Manifest.FirstChunkAddress) : output.Address;
             if (lowest >= newBegin) continue;
             using var value = await GetAsync(userKey).ConfigureAwait(false);
             if (value == null) continue;
@@ -278,6 +279,19 @@ internal sealed class CacheNamespace : ICacheNamespace
     {
         Counters.Committed();
         return Checkpoints.CommitAsync(cancellationToken);
+    }
+
+    public async IAsyncEnumerable<byte[]> ScanKeysAsync(ReadOnlyMemory<byte> prefix,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // The scan does blocking page reads of the SSD tier, so it runs off the caller's thread.
+        var candidates = await Task.Run(() => KeyScanner.LiveRootKeyCandidates(Store, prefix.Span, cancellationToken), cancellationToken).ConfigureAwait(false);
+        foreach (var key in candidates)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            // Drops values whose chunks were evicted or that fail verification, as a read would.
+            if (await ExistsAsync(key, cancellationToken).ConfigureAwait(false) != Tier.None) yield return key;
+        }
     }
 
     public NamespaceStats GetStats()

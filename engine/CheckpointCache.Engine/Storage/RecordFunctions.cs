@@ -69,14 +69,9 @@ internal sealed unsafe class RecordFunctions : FunctionsBase<SpanByte, SpanByte,
     }
 
     public override bool ConcurrentWriter(ref SpanByte key, ref RecordInput input, ref SpanByte src, ref SpanByte dst, ref RecordOutput output, ref UpsertInfo upsertInfo)
-    {
-        // Values are replaced whole; an in-place update only works when the new value fits.
-        if (dst.Length < src.Length) return false;
-        dst.UnmarkExtraMetadata();
-        dst.ShrinkSerializedLength(src.Length);
-        src.CopyTo(ref dst);
-        return true;
-    }
+        // Never update in place: a reader copying the old bytes would see a mix, and a root
+        // rewritten in place would sit below the chunks it names. FASTER appends a new record instead.
+        => false;
 
     public override bool SingleDeleter(ref SpanByte key, ref SpanByte value, ref DeleteInfo deleteInfo) => true;
 

@@ -37,6 +37,8 @@ public sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> logge
                 return null;
             case CacheException cache:
                 return RpcErrors.FromEngine(cache);
+            case Engine.Files.FilesException files:
+                return Files.FilesErrors.ToRpc(files);
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return context.Deadline <= DateTime.UtcNow
                     ? RpcErrors.Status(StatusCode.DeadlineExceeded, $"deadline expired during {context.Method}; nothing half-written was kept")

@@ -1,0 +1,23 @@
+namespace CheckpointCache.Engine.Files;
+
+/// <summary>
+/// A file: its committed size and, per block index, the version of the block that holds its
+/// bytes (0: a hole, which reads as zeros because the file was extended past it, never because
+/// data was lost). Block versions replaced by a commit are garbage once no session uses the file.
+/// </summary>
+internal sealed class FileNode(long id, string name, int mode, long modifiedUnixMs) : TreeNode(id, name, mode, modifiedUnixMs)
+{
+    public override EntryKind Kind => EntryKind.File;
+    public long Size { get; set; }
+    public long Version { get; set; }
+    public long[] Blocks { get; set; } = [];
+    /// <summary>Sessions open on this file; garbage is deleted when it drops to zero.</summary>
+    public int OpenSessions { get; set; }
+    public int OpenWriters { get; set; }
+    /// <summary>The size the most recently written session would publish (stat shows it while writers are open).</summary>
+    public long LiveSize { get => Volatile.Read(ref _liveSize); set => Volatile.Write(ref _liveSize, value); }
+    private long _liveSize;
+    public List<(long Index, long Version)> Garbage { get; } = [];
+
+    public int BlockCount(int blockBytes) => (int)((Size + blockBytes - 1) / blockBytes);
+}

@@ -1,0 +1,12 @@
+namespace CheckpointCache.Engine.Files;
+
+/// <summary>One kind of metadata change; each is one journal record, so each is atomic.</summary>
+internal enum JournalOp : byte
+{
+    Mkdir = 1,
+    Create = 2,
+    Rename = 3,
+    Delete = 4,
+    CommitFile = 5,
+    SetAttributes = 6,
+}

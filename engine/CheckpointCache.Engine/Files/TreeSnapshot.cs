@@ -1,0 +1,88 @@
+using System.Text;
+
+namespace CheckpointCache.Engine.Files;
+
+/// <summary>The whole tree as bytes: every node, parents before children, with each file's block versions.</summary>
+internal static class TreeSnapshot
+{
+    private const int FormatVersion = 1;
+
+    public sealed record Image(IReadOnlyList<TreeNode> Nodes, long NextId);
+
+    public static byte[] Capture(DirectoryNode root, long nextId)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(FormatVersion);
+            w.Write(nextId);
+            var queue = new Queue<TreeNode>();
+            queue.Enqueue(root);
+            while (queue.Count > 0)
+            {
+                var node = queue.Dequeue();
+                w.Write((byte)node.Kind);
+                w.Write(node.Id);
+                w.Write(node.Parent?.Id ?? 0);
+                w.Write(node.Name);
+                w.Write(node.Mode);
+                w.Write(node.ModifiedUnixMs);
+                if (node is FileNode f)
+                {
+                    w.Write(f.Size);
+                    w.Write(f.Version);
+                    w.Write(f.Blocks.Length);
+                    foreach (var b in f.Blocks) w.Write(b);
+                }
+                else if (node is DirectoryNode d)
+                {
+                    foreach (var child in d.Children.Values) queue.Enqueue(child);
+                }
+            }
+            w.Write((byte)0);
+        }
+        return stream.ToArray();
+    }
+
+    public static Image Restore(byte[] bytes)
+    {
+        using var r = new BinaryReader(new MemoryStream(bytes), Encoding.UTF8);
+        int format = r.ReadInt32();
+        if (format != FormatVersion) throw new InvalidDataException($"tree snapshot format {format} is unknown");
+        long nextId = r.ReadInt64();
+        var nodes = new Dictionary<long, TreeNode>();
+        var order = new List<TreeNode>();
+        for (byte kind; (kind = r.ReadByte()) != 0;)
+        {
+            long id = r.ReadInt64();
+            long parentId = r.ReadInt64();
+            string name = r.ReadString();
+            int mode = r.ReadInt32();
+            long modified = r.ReadInt64();
+            TreeNode node;
+            if ((EntryKind)kind == EntryKind.File)
+            {
+                var f = new FileNode(id, name, mode, modified) { Size = r.ReadInt64(), Version = r.ReadInt64() };
+                var blocks = new long[r.ReadInt32()];
+                for (int i = 0; i < blocks.Length; i++) blocks[i] = r.ReadInt64();
+                f.Blocks = blocks;
+                f.LiveSize = f.Size;
+                node = f;
+            }
+            else
+            {
+                node = new DirectoryNode(id, name, mode, modified);
+            }
+            if (parentId != 0)
+            {
+                var parent = (DirectoryNode)nodes[parentId];
+                node.Parent = parent;
+                parent.Children[name] = node;
+            }
+            nodes[id] = node;
+            order.Add(node);
+        }
+        if (order.Count == 0 || order[0].Id != DirectoryNode.RootId) throw new InvalidDataException("tree snapshot has no root");
+        return new Image(order, nextId);
+    }
+}

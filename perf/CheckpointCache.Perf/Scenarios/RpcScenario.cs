@@ -1,0 +1,342 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using CheckpointCache.Client;
+using CheckpointCache.Engine;
+using CheckpointCache.Engine.Options;
+using CheckpointCache.Node.Hosting;
+using CheckpointCache.Perf.Framework;
+using CheckpointCache.Rpc.Kv.V1;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CheckpointCache.Perf.Scenarios;
+
+/// <summary>
+/// The node's gRPC path against what lies under it. A node runs in this process (real engine, real
+/// Kestrel on a Unix socket and loopback TCP); for each value size and concurrency it measures BatchPut
+/// and BatchGet over both transports, the same reads straight from the engine in process, and a plain
+/// loopback socket that copies the same number of bytes per request (the transport's ceiling). Reads hit
+/// values just written and resident in the RAM tier, so the figures are the RPC layer's, not the disk's.
+/// </summary>
+public sealed class RpcScenario : IScenario
+{
+    private IReadOnlyList<ByteSize> _sizes = [];
+    private IReadOnlyList<int> _concurrency = [];
+    private TimeSpan _duration;
+    private int _batch;
+    private ByteSize _workingSet;
+    private bool _skipTcp;
+
+    public string Name => "rpc";
+
+    public string Summary => "BatchPut/BatchGet over the Unix socket and TCP against the in-process engine and a plain loopback socket copy";
+
+    public string Options => """
+        --sizes LIST          value sizes (default 256k,1m,4m)
+        --concurrency LIST    outstanding calls (default 1,4,16)
+        --batch N             values per BatchPut/BatchGet call (default 1)
+        --seconds S           duration of each measured phase (default 3)
+        --working-set SIZE    bytes of values per size, kept resident in RAM (default 128MiB)
+        --skip-tcp            measure the Unix socket only
+        """;
+
+    public void Configure(ScenarioArgs args)
+    {
+        _sizes = args.Sizes("sizes", "256k,1m,4m");
+        _concurrency = args.String("concurrency", "1,4,16").Split(',').Select(int.Parse).ToList();
+        _batch = args.Int("batch", 1);
+        _duration = TimeSpan.FromSeconds(args.Double("seconds", 3));
+        _workingSet = args.Size("working-set", ByteSize.FromMiB(128));
+        _skipTcp = args.Flag("skip-tcp");
+        if (_concurrency.Any(c => c < 1) || _batch < 1) throw new ArgumentException("--concurrency and --batch must be at least 1");
+        if (_sizes.Any(s => s.Bytes < 4096 || s.Bytes > 64 * ByteSize.MiB)) throw new ArgumentException("--sizes must be between 4KiB and 64MiB");
+    }
+
+    public async Task<ScenarioResult> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
+    {
+        var result = new ScenarioResult()
+            .Column("path", "path").Column("op", "op").Column("size", "value").Column("concurrency", "conc")
+            .Column("mb_s", "MB/s").Column("calls_s", "calls/s").Column("p50_ms", "p50 ms").Column("p99_ms", "p99 ms").Column("ram_share", "RAM hits");
+        result.Notes.Add($"{_batch} value(s) per call, {_duration.TotalSeconds:F0} s per phase, working set {_workingSet} per size kept in a {RamBudget} RAM tier; MB/s are 10^6 bytes of values per second");
+
+        var dir = Path.Combine(context.DataDirectory, "node");
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        await using var node = await NodeApplication.StartAsync(
+        [
+            $"--Engine:DataDirectory={dir}",
+            $"--Engine:Namespaces:kv:RamBytes={RamBudget}",
+            "--Engine:Namespaces:kv:SsdBytes=4GiB",
+            "--Engine:Namespaces:files:RamBytes=64MiB",
+            "--Engine:Namespaces:files:PageBytes=16MiB",
+            "--Engine:Namespaces:files:ChunkBytes=" + (8 * ByteSize.MiB - ByteSize.KiB),
+            "--Engine:Namespaces:files:SsdBytes=2GiB",
+            "--Engine:CheckpointInterval=01:00:00",
+            $"--Node:UnixSocketPath={Path.Combine(dir, "perf.sock")}",
+            "--Node:TcpPort=0",
+            "--Node:MetricsAddress=",
+            "--Logging:LogLevel:Default=Warning",
+        ], cancellationToken: cancellationToken);
+        var engine = node.Services.GetRequiredService<ICacheEngine>();
+        var endpoints = node.Endpoints.ToDictionary(e => e.StartsWith("unix:", StringComparison.Ordinal) ? "uds" : "tcp");
+        var transports = _skipTcp ? new[] { "uds" } : new[] { "uds", "tcp" };
+        var clients = transports.ToDictionary(t => t, t => CacheClient.Connect(endpoints[t]));
+        var ns = await clients["uds"].DeclareNamespaceAsync(new NamespaceDescriptor { Model = "perf/rpc", Dtype = "bfloat16", TpSize = 1, TokensPerBlock = 16 }, cancellationToken: cancellationToken);
+        var store = engine.GetNamespace("kv");
+
+        await using var socketCopy = await SocketCopyServer.StartAsync(Path.Combine(dir, "copy.sock"));
+        try
+        {
+            foreach (var size in _sizes)
+            {
+                int length = (int)size.Bytes;
+                int keys = Math.Max(_batch * _concurrency.Max(), (int)(_workingSet.Bytes / length));
+                var pattern = ValuePattern.NewBuffer(length);
+                foreach (int concurrency in _concurrency)
+                {
+                    foreach (var transport in transports)
+                    {
+                        var client = clients[transport];
+                        context.Progress($"{transport} put {size} x{concurrency}");
+                        var put = await MeasureAsync(concurrency, keys, async (ids, ct) =>
+                        {
+                            var items = ids.Select(id => { var b = pattern.ToArray(); ValuePattern.Stamp(b, id); return new KvItem(ValuePattern.Key(id), b); }).ToList();
+                            var r = await client.BatchPutAsync(ns, items, ct);
+                            if (r.Any(x => !x.Ok)) result.Failures.Add($"{transport} put failed: {r.First(x => !x.Ok).Message}");
+                            return 0;
+                        }, cancellationToken);
+                        Report(result, transport, "put", size, concurrency, put.Load, put.RamHits);
+                    }
+
+                    // Fresh values at the log tail: every read below is a RAM-tier hit (the RAM hits column checks it).
+                    await RewriteAsync(clients["uds"], ns, keys, pattern, cancellationToken);
+                    foreach (var transport in transports)
+                    {
+                        var client = clients[transport];
+                        context.Progress($"{transport} get {size} x{concurrency}");
+                        var get = await MeasureAsync(concurrency, keys, async (ids, ct) =>
+                        {
+                            var got = await client.BatchGetAsync(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), ct);
+                            int ram = 0;
+                            for (int i = 0; i < got.Count; i++)
+                            {
+                                if (!got[i].Hit || !ValuePattern.Verify(got[i].Value, ids[i], length)) result.Failures.Add($"{transport} get of {ids[i]} returned wrong bytes or a miss ({got[i].Message})");
+                                if (got[i].Tier == CheckpointCache.Rpc.Kv.V1.Tier.Ram) ram++;
+                            }
+                            return ram;
+                        }, cancellationToken);
+                        Report(result, transport, "get", size, concurrency, get.Load, get.RamHits);
+                    }
+
+                    context.Progress($"in-process get {size} x{concurrency}");
+                    var inProcess = await MeasureAsync(concurrency, keys, async (ids, ct) =>
+                    {
+                        int ram = 0;
+                        foreach (var id in ids)
+                        {
+                            using var value = await store.GetAsync(NodeKey(ns, ValuePattern.Key(id)), ct);
+                            if (value is null || !ValuePattern.Verify(value.Span, id, length)) result.Failures.Add($"in-process get of {id} returned wrong bytes or a miss");
+                            else if (value.Tier == CheckpointCache.Engine.Tier.Ram) ram++;
+                        }
+                        return ram;
+                    }, cancellationToken);
+                    Report(result, "in-process", "get", size, concurrency, inProcess.Load, inProcess.RamHits);
+
+                    foreach (var transport in transports)
+                    {
+                        context.Progress($"socket copy ({transport}) {size} x{concurrency}");
+                        var copy = await socketCopy.MeasureAsync(transport, concurrency, length * _batch, _duration, cancellationToken);
+                        Report(result, "socket-copy-" + transport, "get", size, concurrency, copy, null);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var c in clients.Values) c.Dispose();
+        }
+
+        double Mbs(string path, long size, int conc) => result.Rows.FirstOrDefault(r => (string)r["path"]! == path && (string)r["op"]! == "get"
+            && (long)r["size_bytes"]! == size && (int)r["concurrency"]! == conc)?["mb_s"] is double d ? d : double.NaN;
+        const long OneMiB = ByteSize.MiB;
+        if (_sizes.Any(s => s.Bytes == OneMiB) && _concurrency.Contains(4))
+        {
+            result.Ratios["uds_get_vs_inprocess"] = Mbs("uds", OneMiB, 4) / Mbs("in-process", OneMiB, 4);
+            result.Ratios["uds_get_vs_socket_copy"] = Mbs("uds", OneMiB, 4) / Mbs("socket-copy-uds", OneMiB, 4);
+            if (!_skipTcp)
+            {
+                result.Ratios["tcp_get_vs_inprocess"] = Mbs("tcp", OneMiB, 4) / Mbs("in-process", OneMiB, 4);
+                result.Ratios["tcp_get_vs_socket_copy"] = Mbs("tcp", OneMiB, 4) / Mbs("socket-copy-tcp", OneMiB, 4);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>RAM tier of the node's kv store: the working set of one size fits with room to spare.</summary>
+    private ByteSize RamBudget => new(Math.Max(ByteSize.GiB, 4 * _workingSet.Bytes));
+
+    private async Task RewriteAsync(CacheClient client, KvNamespace ns, int keys, byte[] pattern, CancellationToken ct)
+    {
+        for (int id = 0; id < keys; id++)
+        {
+            var b = pattern.ToArray();
+            ValuePattern.Stamp(b, id);
+            await client.BatchPutAsync(ns, [new KvItem(ValuePattern.Key(id), b)], ct);
+        }
+    }
+
+    /// <summary>The engine key the node uses for a client key: the 16-byte namespace id in front.</summary>
+    private static byte[] NodeKey(KvNamespace ns, byte[] key) => [.. ns.Id, .. key];
+
+    private sealed record Measured(LoadResult Load, long RamHits);
+
+    /// <summary>Workers take consecutive batches of ids round the working set; the operation returns its RAM-tier hits.</summary>
+    private async Task<Measured> MeasureAsync(int concurrency, int keys, Func<long[], CancellationToken, Task<int>> operation, CancellationToken ct)
+    {
+        long next = 0, ram = 0;
+        var load = await Load.RunAsync(concurrency, _duration, async worker =>
+        {
+            long first = Interlocked.Add(ref next, _batch) - _batch;
+            var ids = Enumerable.Range(0, _batch).Select(i => (first + i) % keys).ToArray();
+            Interlocked.Add(ref ram, await operation(ids, ct));
+            return true;
+        }, cancellationToken: ct);
+        return new Measured(load, ram);
+    }
+
+    private void Report(ScenarioResult result, string path, string op, ByteSize size, int concurrency, LoadResult load, long? ramHits)
+    {
+        var row = result.AddRow();
+        row["path"] = path;
+        row["op"] = op;
+        row["size"] = size.ToString();
+        row["size_bytes"] = size.Bytes;
+        row["concurrency"] = concurrency;
+        double seconds = load.Elapsed.TotalSeconds;
+        row["mb_s"] = load.Operations * _batch * (double)size.Bytes / 1e6 / seconds;
+        row["calls_s"] = load.Operations / seconds;
+        row["p50_ms"] = load.Latency.P50Ms;
+        row["p99_ms"] = load.Latency.P99Ms;
+        if (op == "get" && ramHits is { } hits)
+            row["ram_share"] = load.Operations == 0 ? 0 : hits / (double)(load.Operations * _batch);
+    }
+
+    /// <summary>
+    /// The transport's ceiling: a server that answers an 8-byte length with that many bytes, over a Unix
+    /// socket or loopback TCP, one connection per worker. No framing, no serialisation, no engine.
+    /// </summary>
+    private sealed class SocketCopyServer : IAsyncDisposable
+    {
+        private readonly Socket _unix, _tcp;
+        private readonly string _path;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly List<Task> _loops = [];
+        private byte[] _payload = [];
+
+        private SocketCopyServer(Socket unix, Socket tcp, string path)
+        {
+            _unix = unix;
+            _tcp = tcp;
+            _path = path;
+        }
+
+        public static Task<SocketCopyServer> StartAsync(string path)
+        {
+            if (File.Exists(path)) File.Delete(path);
+            var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            unix.Bind(new UnixDomainSocketEndPoint(path));
+            unix.Listen(64);
+            var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            tcp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            tcp.Listen(64);
+            var server = new SocketCopyServer(unix, tcp, path);
+            server._loops.Add(server.AcceptAsync(unix));
+            server._loops.Add(server.AcceptAsync(tcp));
+            return Task.FromResult(server);
+        }
+
+        private async Task AcceptAsync(Socket listener)
+        {
+            try
+            {
+                while (true)
+                {
+                    var connection = await listener.AcceptAsync(_stop.Token);
+                    _ = ServeAsync(connection);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+            }
+        }
+
+        private async Task ServeAsync(Socket connection)
+        {
+            using var _ = connection;
+            var header = new byte[8];
+            try
+            {
+                while (true)
+                {
+                    if (!await ReadExactlyAsync(connection, header)) return;
+                    int length = (int)BinaryPrimitives.ReadInt64LittleEndian(header);
+                    await connection.SendAsync(_payload.AsMemory(0, length), SocketFlags.None, _stop.Token);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+            }
+        }
+
+        private static async Task<bool> ReadExactlyAsync(Socket socket, Memory<byte> buffer)
+        {
+            int read = 0;
+            while (read < buffer.Length)
+            {
+                int n = await socket.ReceiveAsync(buffer[read..], SocketFlags.None);
+                if (n == 0) return false;
+                read += n;
+            }
+            return true;
+        }
+
+        public async Task<LoadResult> MeasureAsync(string transport, int concurrency, int length, TimeSpan duration, CancellationToken ct)
+        {
+            if (_payload.Length < length) _payload = ValuePattern.NewBuffer(length);
+            var sockets = new Socket[concurrency];
+            var buffers = new byte[concurrency][];
+            for (int i = 0; i < concurrency; i++)
+            {
+                sockets[i] = transport == "uds"
+                    ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+                    : new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await sockets[i].ConnectAsync(transport == "uds" ? new UnixDomainSocketEndPoint(_path) : _tcp.LocalEndPoint!, ct);
+                buffers[i] = new byte[length];
+            }
+            try
+            {
+                return await Load.RunAsync(concurrency, duration, async worker =>
+                {
+                    var request = new byte[8];
+                    BinaryPrimitives.WriteInt64LittleEndian(request, length);
+                    await sockets[worker].SendAsync(request, SocketFlags.None, ct);
+                    // Like a client, the bytes land in a buffer of their own.
+                    if (!await ReadExactlyAsync(sockets[worker], buffers[worker])) throw new IOException("copy server closed the connection");
+                    return true;
+                }, cancellationToken: ct);
+            }
+            finally
+            {
+                foreach (var s in sockets) s.Dispose();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _stop.Cancel();
+            _unix.Dispose();
+            _tcp.Dispose();
+            await Task.WhenAll(_loops);
+            if (File.Exists(_path)) File.Delete(_path);
+        }
+    }
+}

@@ -1,0 +1,233 @@
+using System.Buffers;
+using System.Threading.Channels;
+using CheckpointCache.Client.Files;
+using CheckpointCache.Rpc.Files.V1;
+using Microsoft.Extensions.Logging;
+
+namespace CheckpointCache.Mount.FileSystem;
+
+/// <summary>
+/// A FUSE file handle over a node session. Writes return once copied and reach the node in order
+/// through one write stream at a time (write-behind, bounded by Mount:WriteBehindBytes); fsync and
+/// close wait for all of them and then for the node's commit. Sequential reads are served from
+/// read-ahead windows. If the node restarts, a handle with nothing uncommitted reopens its file by
+/// id (a reader only if the file did not change); one with uncommitted writes fails with EIO.
+/// </summary>
+internal sealed class OpenFile
+{
+    private readonly NodeCalls _calls;
+    private readonly ILogger _logger;
+    private readonly Channel<PendingWrite> _writes = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SemaphoreSlim _writeSlots;
+    private readonly SemaphoreSlim _reopen = new(1, 1);
+    private readonly Task? _pump;
+    private readonly ReadAhead? _readAhead;
+    private ulong _sessionId;
+    private long _size;
+    private volatile bool _uncommitted;
+    private volatile HandleFailedException? _failure;
+
+    public OpenFile(NodeCalls calls, OpenResponse open, bool canRead, bool canWrite, string store, int writeSlots, int readAheadBytes, ILogger logger)
+    {
+        _calls = calls;
+        _logger = logger;
+        _sessionId = open.SessionId;
+        FileId = open.Entry.Id;
+        Version = open.Entry.Version;
+        _size = open.Entry.Size;
+        CanRead = canRead;
+        CanWrite = canWrite;
+        Store = store;
+        _writeSlots = new SemaphoreSlim(Math.Max(1, writeSlots));
+        if (canWrite) _pump = Task.Run(PumpAsync);
+        else _readAhead = new ReadAhead(this, readAheadBytes);
+    }
+
+    public long FileId { get; }
+    public long Version { get; private set; }
+    public bool CanRead { get; }
+    public bool CanWrite { get; }
+    public string Store { get; }
+    public long Size => Interlocked.Read(ref _size);
+    private FilesClient Client => _calls.Client;
+
+    /// <summary>Runs a call on this handle's session, reopening it once if the node lost it (restart, idle expiry).</summary>
+    internal async Task<T> WithSessionAsync<T>(Func<ulong, Task<T>> call)
+    {
+        ulong session = _sessionId;
+        try
+        {
+            return await _calls.RunAsync(() => call(session)).ConfigureAwait(false);
+        }
+        catch (FilesClientException e) when (e.Error == FilesError.SessionNotFound)
+        {
+            await ReopenAsync(session, e).ConfigureAwait(false);
+            return await _calls.RunAsync(() => call(_sessionId)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReopenAsync(ulong lost, FilesClientException why)
+    {
+        await _reopen.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_sessionId != lost) return;
+            if (_uncommitted)
+                throw _failure ??= new HandleFailedException(Errno.EIO, $"file #{FileId}: its uncommitted writes were lost with its node session ({why.Message}); reopen the file and write it again", why);
+            var flags = (CanRead ? OpenFlags.OpenRead : 0) | (CanWrite ? OpenFlags.OpenWrite : 0);
+            var open = await _calls.RunAsync(() => Client.OpenByIdAsync(FileId, flags, Store)).ConfigureAwait(false);
+            if (!CanWrite && open.Entry.Version != Version)
+            {
+                await _calls.RunAsync(() => Client.CloseAsync(open.SessionId, commit: false)).ConfigureAwait(false);
+                throw new HandleFailedException(Errno.EIO, $"file #{FileId} changed (version {Version} -> {open.Entry.Version}) while its session was lost; reopen it to read the new version");
+            }
+            _sessionId = open.SessionId;
+            Version = open.Entry.Version;
+            _logger.LogInformation("Reopened file #{FileId} after its node session was lost", FileId);
+        }
+        finally
+        {
+            _reopen.Release();
+        }
+    }
+
+    // ---- writes ----
+
+    /// <summary>Copies the data and queues it for the node; returns once queued (blocks while Mount:WriteBehindBytes are in flight).</summary>
+    public unsafe void Write(long offset, byte* data, int length)
+    {
+        if (_failure is { } failure) throw failure;
+        _writeSlots.Wait();
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        // Copied inside the callback: libfuse reuses its buffer once we return.
+        new ReadOnlySpan<byte>(data, length).CopyTo(buffer);
+        _writes.Writer.TryWrite(new PendingWrite(offset, buffer, length, null));
+        long end = offset + length;
+        long seen;
+        while (end > (seen = Interlocked.Read(ref _size)) && Interlocked.CompareExchange(ref _size, end, seen) != seen) { }
+    }
+
+    /// <summary>Waits until every queued write reached the node; throws the handle's failure if one failed.</summary>
+    public async Task DrainAsync()
+    {
+        if (!CanWrite) return;
+        var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _writes.Writer.TryWrite(new PendingWrite(0, null, 0, barrier));
+        await barrier.Task.ConfigureAwait(false);
+        if (_failure is { } failure) throw failure;
+    }
+
+    private async Task PumpAsync()
+    {
+        FileWriteStream? stream = null;
+        await foreach (var item in _writes.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            if (item.Barrier is { } barrier)
+            {
+                if (stream is not null)
+                {
+                    try { await stream.CompleteAsync().ConfigureAwait(false); }
+                    catch (Exception e) { Fail(e); }
+                    await stream.DisposeAsync().ConfigureAwait(false);
+                    stream = null;
+                }
+                barrier.TrySetResult();
+                continue;
+            }
+            try
+            {
+                if (_failure is not null) continue;
+                if (stream is null)
+                {
+                    // A clean handle checks its session first (a cheap commit), reopening it if the node restarted.
+                    if (!_uncommitted) await WithSessionAsync(s => Client.CommitAsync(s)).ConfigureAwait(false);
+                    stream = Client.OpenWriteStream(_sessionId);
+                }
+                _uncommitted = true;
+                await stream.WriteAsync(item.Offset, item.Buffer.AsMemory(0, item.Length)).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                Fail(e);
+                if (stream is not null) await stream.DisposeAsync().ConfigureAwait(false);
+                stream = null;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(item.Buffer!);
+                _writeSlots.Release();
+            }
+        }
+        if (stream is not null) await stream.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private void Fail(Exception e)
+    {
+        if (_failure is not null) return;
+        _failure = HandleFailedException.From(e);
+        _logger.LogWarning("Writes to file #{FileId} failed ({Errno}): {Reason}", FileId, _failure.Errno, e.Message);
+    }
+
+    /// <summary>fsync/flush: every write so far reaches the node, then the node commits; returns the durability reached.</summary>
+    public async Task<Durability> CommitAsync()
+    {
+        await DrainAsync().ConfigureAwait(false);
+        try
+        {
+            var response = await WithSessionAsync(s => Client.CommitAsync(s)).ConfigureAwait(false);
+            _uncommitted = false;
+            Version = response.Version;
+            return response.Durability;
+        }
+        catch (Exception e) when (e is not HandleFailedException)
+        {
+            Fail(e);
+            throw _failure!;
+        }
+    }
+
+    public async Task TruncateAsync(long size)
+    {
+        await DrainAsync().ConfigureAwait(false);
+        await WithSessionAsync(s => Client.TruncateAsync(s, size).ContinueWith(t => { t.GetAwaiter().GetResult(); return true; })).ConfigureAwait(false);
+        _uncommitted = true;
+        Interlocked.Exchange(ref _size, size);
+    }
+
+    // ---- reads ----
+
+    public async Task<int> ReadAsync(long offset, Memory<byte> destination)
+    {
+        if (_readAhead is not null) return await _readAhead.ReadAsync(offset, destination).ConfigureAwait(false);
+        // Reading through a writing handle sees its own writes: they must reach the node first.
+        await DrainAsync().ConfigureAwait(false);
+        return await WithSessionAsync(s => Client.ReadAsync(s, offset, destination)).ConfigureAwait(false);
+    }
+
+    internal Task<int> FetchAsync(long offset, Memory<byte> destination) => WithSessionAsync(s => Client.ReadAsync(s, offset, destination));
+
+    /// <summary>The last close: commits what is uncommitted (close(2) already waited for that in flush) and ends the session.</summary>
+    public async Task ReleaseAsync()
+    {
+        try
+        {
+            if (CanWrite)
+            {
+                try { await DrainAsync().ConfigureAwait(false); }
+                catch (HandleFailedException) { }
+                _writes.Writer.TryComplete();
+                if (_pump is not null) await _pump.ConfigureAwait(false);
+            }
+            bool commit = CanWrite && _uncommitted && _failure is null;
+            ulong session = _sessionId;
+            await _calls.RunAsync(() => Client.CloseAsync(session, commit)).ConfigureAwait(false);
+        }
+        catch (FilesClientException e) when (e.Error == FilesError.SessionNotFound)
+        {
+        }
+        finally
+        {
+            _readAhead?.Dispose();
+        }
+    }
+}
