@@ -53,6 +53,7 @@ try
     var started = DateTimeOffset.Now;
     var stopwatch = Stopwatch.StartNew();
     var result = await scenario.RunAsync(context, cancel.Token);
+    result.Notes.Add($"load average {machine.LoadAverage} at start, {MachineInfo.CurrentLoadAverage()} at end (1/5/15 min, {machine.LogicalCores} cores)");
 
     Console.Write(MarkdownTable.Render(result));
     Console.WriteLine();
@@ -62,7 +63,7 @@ try
     if (jsonPath is not null)
     {
         JsonReport.Write(jsonPath, scenario.Name, command, machine, options.Effective, result, started, stopwatch.Elapsed);
-        Console.WriteLine($"json: {Path.GetFullPath(jsonPath)}");
+        Console.WriteLine($"json: {jsonPath}");
     }
     return result.Failures.Count > 0 ? 3 : 0;
 }

@@ -192,6 +192,7 @@ public sealed class DirectFileDevice : StorageDeviceBase
             }
             else
             {
+                long started = Counters.BeginIo();
                 try
                 {
                     error = r.Kind == IoKind.Read ? ReadFully(fd, r, out bytes) : WriteFully(fd, r, out bytes);
@@ -203,6 +204,7 @@ public sealed class DirectFileDevice : StorageDeviceBase
                 }
                 finally
                 {
+                    Counters.EndIo(started, r.Kind == IoKind.Write);
                     file.Release();
                 }
             }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace CheckpointCache.Engine.Devices;
@@ -95,9 +96,15 @@ internal sealed class GroupCommitter : IDisposable
         try
         {
             Interlocked.Increment(ref _counters.syncs);
+            long started = Stopwatch.GetTimestamp();
             while (true)
             {
-                if (Libc.FDataSync(fd) == 0) return 0;
+                int rc = Libc.FDataSync(fd);
+                if (rc == 0)
+                {
+                    Interlocked.Add(ref _counters.syncTicks, Stopwatch.GetTimestamp() - started);
+                    return 0;
+                }
                 int err = Libc.LastError;
                 if (err == Libc.EINTR) continue;
                 _logger.LogError("fdatasync of {Path} failed: {Error}", file.Path, Libc.Describe(err));

@@ -29,6 +29,11 @@ public sealed partial record MachineInfo
     public required string DiskRotational { get; init; }
     public required string DiskWriteCache { get; init; }
     public required string DiskScheduler { get; init; }
+    /// <summary>1, 5 and 15 minute load averages when the run started: other work on the machine skews every figure.</summary>
+    public required string LoadAverage { get; init; }
+
+    /// <summary>The 1, 5 and 15 minute load averages now.</summary>
+    public static string CurrentLoadAverage() => string.Join(' ', ReadFirstLine("/proc/loadavg").Split(' ').Take(3));
 
     public static MachineInfo Describe(string dataDirectory)
     {
@@ -45,7 +50,8 @@ public sealed partial record MachineInfo
             Kernel = ReadFirstLine("/proc/sys/kernel/osrelease"),
             Os = RuntimeInformation.OSDescription,
             Runtime = $"{RuntimeInformation.FrameworkDescription} ({RuntimeInformation.ProcessArchitecture})",
-            DataDirectory = full,
+            // Relative to the repository when inside it: reports get committed, machine paths should not be.
+            DataDirectory = full.StartsWith(RepoPaths.Root + "/", StringComparison.Ordinal) ? Path.GetRelativePath(RepoPaths.Root, full) : full,
             Filesystem = mount.FsType,
             MountPoint = mount.MountPoint,
             MountSource = mount.Source,
@@ -56,6 +62,7 @@ public sealed partial record MachineInfo
             DiskRotational = Sys("queue/rotational"),
             DiskWriteCache = Sys("queue/write_cache"),
             DiskScheduler = Sys("queue/scheduler"),
+            LoadAverage = CurrentLoadAverage(),
         };
     }
 
@@ -66,6 +73,7 @@ public sealed partial record MachineInfo
         yield return $"memory:  {RamBytes / (1024.0 * 1024 * 1024):F1} GiB";
         yield return $"os:      {Os}, kernel {Kernel}";
         yield return $".net:    {Runtime}";
+        yield return $"load:    {LoadAverage} (1/5/15 min) on {LogicalCores} cores at start";
         yield return $"data:    {DataDirectory} on {Filesystem} ({MountSource} mounted at {MountPoint})";
         if (Disk.Length > 0)
         {

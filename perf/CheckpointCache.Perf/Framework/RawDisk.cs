@@ -55,9 +55,13 @@ public static class RawDisk
             blocks * blockBytes, blocks, stopwatch.Elapsed, latency.Summarize(), direct, cpu.CoresUsed());
     }
 
-    /// <summary>Reads uniformly random <paramref name="blockBytes"/>-aligned blocks of the file for <paramref name="duration"/>.</summary>
+    /// <summary>
+    /// Reads uniformly random <paramref name="blockBytes"/>-aligned blocks of the file (or of its first
+    /// <paramref name="spanBlocks"/> blocks) for <paramref name="duration"/>.
+    /// </summary>
     /// <param name="latency">Records into this recorder (to merge several slices of one phase); a new one when null.</param>
-    public static unsafe RawDiskResult RandomRead(string path, int blockBytes, int concurrency, TimeSpan duration, Action<string> warn, LatencyRecorder? latency = null)
+    public static unsafe RawDiskResult RandomRead(string path, int blockBytes, int concurrency, TimeSpan duration, Action<string> warn,
+        LatencyRecorder? latency = null, long spanBlocks = long.MaxValue)
     {
         blockBytes = AlignUp(blockBytes);
         var (fd, direct) = OpenFile(path, Libc.O_RDONLY, warn);
@@ -67,7 +71,7 @@ public static class RawDisk
         var stopwatch = Stopwatch.StartNew();
         try
         {
-            long blocks = Libc.LSeek(fd, 0, Libc.SEEK_END) / blockBytes;
+            long blocks = Math.Min(spanBlocks, Libc.LSeek(fd, 0, Libc.SEEK_END) / blockBytes);
             if (blocks <= 0) throw new IOException($"{path} is smaller than one {blockBytes}-byte block");
             long deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
             RunThreads(concurrency, blockBytes, (worker, address) =>

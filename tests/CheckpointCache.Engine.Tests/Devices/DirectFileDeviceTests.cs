@@ -39,6 +39,7 @@ public sealed class DirectFileDeviceTests : IDisposable
         Assert.Equal(8 * Sector + src.Length, device.GetFileSize(0));
         Assert.Equal(0, device.Counters.Failures);
         Assert.True(device.Counters.Syncs >= 1);
+        Assert.True(device.Counters.BusyTime > TimeSpan.Zero && device.Counters.ReadTime > TimeSpan.Zero && device.Counters.WriteTime > TimeSpan.Zero);
     }
 
     [Fact]
