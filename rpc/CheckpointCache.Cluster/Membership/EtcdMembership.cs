@@ -110,6 +110,8 @@ public sealed class EtcdMembership : IMembership
                 KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
                 ConnectTimeout = _options.CallTimeout,
             },
+            // A page of member records, or a burst of watch events after a mass restart, exceeds gRPC's 4 MiB default.
+            MaxReceiveMessageSize = 64 * 1024 * 1024,
         });
         _invoker = _channel.Intercept(_counter);
         return _invoker;
@@ -147,14 +149,7 @@ public sealed class EtcdMembership : IMembership
                 _self!.Id, _self.PeerEndpoint, grant.ID, grant.TTL, _endpoints[_endpoint]);
         }
 
-        var range = await etcd.GetRangeAsync(MembersPrefix, deadline: Deadline, cancellationToken: ct).ConfigureAwait(false);
-        long revision = range.Header.Revision;
-        lock (_gate)
-        {
-            _members.Clear();
-            foreach (var kv in range.Kvs)
-                if (MemberRecord.TryParse(kv.Value.Span) is { } m) _members[m.Id] = m;
-        }
+        long revision = await ListAsync(etcd, ct).ConfigureAwait(false);
         Publish(revision);
         _firstView.TrySetResult();
 
@@ -175,6 +170,36 @@ public sealed class EtcdMembership : IMembership
         var first = await Task.WhenAny(watching, keeping).ConfigureAwait(false);
         await first.ConfigureAwait(false);
         throw new InvalidOperationException("etcd closed a stream");
+    }
+
+    /// <summary>
+    /// Lists the members in pages of <see cref="EtcdOptions.ListPageSize"/>, all at the revision of the first page,
+    /// so a 100,000-member list is neither one huge response nor a mix of two moments. Returns that revision.
+    /// </summary>
+    private async Task<long> ListAsync(EtcdClient etcd, CancellationToken ct)
+    {
+        var members = new Dictionary<string, Member>(StringComparer.Ordinal);
+        var prefix = Encoding.UTF8.GetBytes(MembersPrefix);
+        var end = ByteString.CopyFrom(PrefixEnd(prefix));
+        var from = ByteString.CopyFrom(prefix);
+        long revision = 0;
+        while (true)
+        {
+            var page = await etcd.GetAsync(new RangeRequest { Key = from, RangeEnd = end, Limit = _options.ListPageSize, Revision = revision },
+                deadline: Deadline, cancellationToken: ct).ConfigureAwait(false);
+            if (revision == 0) revision = page.Header.Revision;
+            foreach (var kv in page.Kvs)
+                if (MemberRecord.TryParse(kv.Value.Span) is { } m) members[m.Id] = m;
+            if (!page.More || page.Kvs.Count == 0) break;
+            // The next page starts just after the last key of this one.
+            from = ByteString.CopyFrom([.. page.Kvs[^1].Key.Span, 0]);
+        }
+        lock (_gate)
+        {
+            _members.Clear();
+            foreach (var (id, m) in members) _members[id] = m;
+        }
+        return revision;
     }
 
     private async Task<bool> LeaseAliveAsync(AsyncDuplexStreamingCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse> stream, CancellationToken ct)

@@ -50,6 +50,7 @@ public static class ClusterOptionsValidation
             if (cluster.Etcd.LeaseTtl < TimeSpan.FromSeconds(2))
                 errors.Add($"Cluster:Etcd:LeaseTtl ({cluster.Etcd.LeaseTtl}) must be at least 2 s (etcd's own minimum is about 1.5 s)");
             if (cluster.Etcd.KeepAlivesPerTtl < 2) errors.Add($"Cluster:Etcd:KeepAlivesPerTtl ({cluster.Etcd.KeepAlivesPerTtl}) must be at least 2");
+            if (cluster.Etcd.ListPageSize < 1) errors.Add($"Cluster:Etcd:ListPageSize ({cluster.Etcd.ListPageSize}) must be at least 1");
             if (!cluster.Etcd.Prefix.EndsWith('/')) errors.Add($"Cluster:Etcd:Prefix '{cluster.Etcd.Prefix}' must end with '/'");
         }
         if (cluster.RebalanceBytesPerSecond.Bytes < 64 * 1024)

@@ -23,6 +23,9 @@ public sealed class EtcdOptions
 
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Members per Range request when listing (a node lists once at start and after each reconnect).</summary>
+    public int ListPageSize { get; set; } = 1000;
+
     public IReadOnlyList<string> EndpointList()
         => Endpoints.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

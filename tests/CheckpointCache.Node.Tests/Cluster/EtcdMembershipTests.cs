@@ -14,6 +14,7 @@ public sealed class EtcdMembershipTests
         Prefix = prefix,
         LeaseTtl = TimeSpan.FromSeconds(2),
         KeepAlivesPerTtl = 4,
+        ListPageSize = 2, // three members take two pages: the listing is paged
     };
 
     [Fact]
@@ -31,15 +32,16 @@ public sealed class EtcdMembershipTests
             await Eventually.UntilAsync(() => Task.FromResult(members.All(m => m.Current.Count == 3)), "every member to see three");
             Assert.Equal("z1", members[0].Current.Find("m1")!.Labels["zone"]);
 
-            // Joining cost a fixed handful of requests: grant, put, list, open one watch and one keep-alive stream.
+            // Joining cost a fixed handful of requests: grant, put, list (one request per page), open one watch.
             var joined = counters.Select(c => c.ByMethod).ToArray();
             foreach (var byMethod in joined)
             {
                 Assert.Equal(1, byMethod["LeaseGrant"]);
                 Assert.Equal(1, byMethod["Put"]);
-                Assert.Equal(1, byMethod["Range"]);
                 Assert.Equal(1, byMethod["Watch"]);
             }
+            Assert.Equal(1, joined[0]["Range"]); // it was alone: one page
+            Assert.Equal(2, joined[2]["Range"]); // three members, two per page
 
             // Steady state: wait for four more keep-alives from every member; nothing else is sent.
             var target = counters.Select(c => c.ByMethod.GetValueOrDefault("LeaseKeepAlive") + 4).ToArray();

@@ -30,7 +30,17 @@ public sealed class TestCluster : IDisposable
         var cluster = new TestCluster(await EtcdProcess.StartAsync());
         try
         {
-            for (int i = 1; i <= nodes; i++) await cluster.AddAsync($"n{i}");
+            // Started together: each start is mostly process and runtime start-up, which overlaps well.
+            var starts = Enumerable.Range(1, nodes).Select(i => cluster.StartMemberAsync($"n{i}")).ToList();
+            try
+            {
+                await Task.WhenAll(starts);
+            }
+            finally
+            {
+                // Whatever started is owned by the cluster, so a failed start still stops the others.
+                cluster.Members.AddRange(starts.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result));
+            }
             await WaitSettledAsync(cluster.Members);
             return cluster;
         }
@@ -72,11 +82,16 @@ public sealed class TestCluster : IDisposable
 
     public async Task<ClusterMember> AddAsync(string id)
     {
-        var dir = new TestDirectory();
-        _dirs.Add(dir);
-        var member = await ClusterMember.StartAsync(id, dir, SettingsFor(id, dir));
+        var member = await StartMemberAsync(id);
         Members.Add(member);
         return member;
+    }
+
+    private Task<ClusterMember> StartMemberAsync(string id)
+    {
+        var dir = new TestDirectory();
+        lock (_dirs) _dirs.Add(dir);
+        return ClusterMember.StartAsync(id, dir, SettingsFor(id, dir));
     }
 
     /// <summary>Waits until every listed member sees exactly the listed members and its last rebalance pass settled every key.</summary>
