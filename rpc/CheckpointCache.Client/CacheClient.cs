@@ -75,15 +75,23 @@ public sealed class CacheClient : IDisposable
     public async Task<IReadOnlyList<KeyResult>> BatchPutAsync(KvNamespace ns, IReadOnlyList<KvItem> items, CancellationToken cancellationToken = default)
     {
         using var call = Kv.BatchPut(Call(cancellationToken));
-        bool first = true;
-        foreach (var item in items)
+        try
         {
-            await WriteItemAsync(call.RequestStream, first ? ns.ToRef() : null, item.Key, item.Value, cancellationToken);
-            first = false;
+            bool first = true;
+            foreach (var item in items)
+            {
+                await WriteItemAsync(call.RequestStream, first ? ns.ToRef() : null, item.Key, item.Value, cancellationToken);
+                first = false;
+            }
+            await call.RequestStream.CompleteAsync();
         }
-        await call.RequestStream.CompleteAsync();
+        catch (Exception e) when (e is RpcException or InvalidOperationException)
+        {
+            // The node ended the call while frames were still going out (a limit, an unknown namespace,
+            // the deadline): the call's own status, thrown below, says why.
+        }
         var response = await call;
-        return response.Results.Select(r => new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message)).ToList();
+        return response.Results.Select(r => new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message, (int)r.Replicas)).ToList();
     }
 
     /// <summary>Stores one value read from <paramref name="value"/> (exactly <paramref name="length"/> bytes) without holding all of it.</summary>
@@ -93,19 +101,26 @@ public sealed class CacheClient : IDisposable
         var buffer = new byte[Math.Min(_options.FrameBytes, Math.Max(1, length))];
         var frame = new PutFrame { Namespace = ns.ToRef(), NewItem = true, Key = ByteString.CopyFrom(key.Span), TotalLength = (ulong)length };
         long sent = 0;
-        do
+        try
         {
-            int n = length == 0 ? 0 : await value.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - sent)), cancellationToken);
-            if (n == 0 && sent < length) throw new EndOfStreamException($"the value ended after {sent} of {length} bytes");
-            frame.Data = ByteString.CopyFrom(buffer, 0, n);
-            await call.RequestStream.WriteAsync(frame, cancellationToken);
-            sent += n;
-            frame = new PutFrame();
-        } while (sent < length);
-        await call.RequestStream.CompleteAsync();
+            do
+            {
+                int n = length == 0 ? 0 : await value.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - sent)), cancellationToken);
+                if (n == 0 && sent < length) throw new EndOfStreamException($"the value ended after {sent} of {length} bytes");
+                frame.Data = ByteString.CopyFrom(buffer, 0, n);
+                await call.RequestStream.WriteAsync(frame, cancellationToken);
+                sent += n;
+                frame = new PutFrame();
+            } while (sent < length);
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (Exception e) when (e is RpcException or InvalidOperationException)
+        {
+            // As in BatchPutAsync: the call's status, thrown below, says why it ended.
+        }
         var response = await call;
         var r = response.Results.Single();
-        return new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message);
+        return new KeyResult((int)r.Index, (StatusCode)r.Code, r.Message, (int)r.Replicas);
     }
 
     private async Task WriteItemAsync(IClientStreamWriter<PutFrame> stream, NamespaceRef? ns, ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> value, CancellationToken ct)

@@ -41,4 +41,12 @@ public interface ICacheNamespace
     ValueTask CommitAsync(CancellationToken cancellationToken = default);
 
     NamespaceStats GetStats();
+
+    /// <summary>
+    /// Every key whose value is cached now and starts with <paramref name="prefix"/>, each once, in no
+    /// particular order. It reads the whole log (RAM and SSD tiers), so it is for background work such as
+    /// cluster rebalancing, not for request paths. Writes made while it runs may or may not be seen.
+    /// </summary>
+    IAsyncEnumerable<byte[]> ScanKeysAsync(ReadOnlyMemory<byte> prefix, CancellationToken cancellationToken = default)
+        => throw new NotSupportedException($"{GetType().Name} cannot enumerate its keys"); // wrappers and fakes need not
 }

@@ -281,6 +281,19 @@ internal sealed class CacheNamespace : ICacheNamespace
         return Checkpoints.CommitAsync(cancellationToken);
     }
 
+    public async IAsyncEnumerable<byte[]> ScanKeysAsync(ReadOnlyMemory<byte> prefix,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // The scan does blocking page reads of the SSD tier, so it runs off the caller's thread.
+        var candidates = await Task.Run(() => KeyScanner.LiveRootKeyCandidates(Store, prefix.Span, cancellationToken), cancellationToken).ConfigureAwait(false);
+        foreach (var key in candidates)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            // Drops values whose chunks were evicted or that fail verification, as a read would.
+            if (await ExistsAsync(key, cancellationToken).ConfigureAwait(false) != Tier.None) yield return key;
+        }
+    }
+
     public NamespaceStats GetStats()
     {
         var c = Counters;

@@ -1,5 +1,8 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using CheckpointCache.Cluster;
+using CheckpointCache.Cluster.Options;
+using CheckpointCache.Cluster.Peers;
 using CheckpointCache.Engine;
 using CheckpointCache.Engine.Options;
 using CheckpointCache.Node.Files;
@@ -32,13 +35,15 @@ public sealed class NodeApplication : IAsyncDisposable
     private readonly FileTreeRegistry _files;
     private readonly ILogger _logger;
     private readonly string? _unixSocketPath;
+    private readonly ClusterNode _cluster;
     private bool _disposed;
 
-    private NodeApplication(WebApplication app, ICacheEngine engine, FileTreeRegistry files, NodeIdentity identity, string? unixSocketPath)
+    private NodeApplication(WebApplication app, ICacheEngine engine, FileTreeRegistry files, ClusterNode cluster, NodeIdentity identity, string? unixSocketPath)
     {
         _app = app;
         _engine = engine;
         _files = files;
+        _cluster = cluster;
         Identity = identity;
         _unixSocketPath = unixSocketPath;
         _logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CheckpointCache.Node");
@@ -47,6 +52,7 @@ public sealed class NodeApplication : IAsyncDisposable
     public NodeIdentity Identity { get; }
     public IReadOnlyList<string> Endpoints => Identity.Endpoints;
     public IServiceProvider Services => _app.Services;
+    public ClusterNode Cluster => _cluster;
 
     /// <summary>Configuration is appsettings.json (beside the binary), then environment variables, then --Section:Key=value arguments.</summary>
     public static async Task<NodeApplication> StartAsync(string[] args, NodeStartOptions? start = null, CancellationToken cancellationToken = default)
@@ -64,6 +70,7 @@ public sealed class NodeApplication : IAsyncDisposable
         var nodeOptions = config.GetSection(NodeOptions.Section).Get<NodeOptions>() ?? new NodeOptions();
         var limits = config.GetSection(LimitsOptions.Section).Get<LimitsOptions>() ?? new LimitsOptions();
         var engineOptions = config.GetSection(EngineOptions.Section).Get<EngineOptions>() ?? new EngineOptions();
+        var clusterOptions = config.GetSection(ClusterOptions.Section).Get<ClusterOptions>() ?? new ClusterOptions();
         // Relative to where the node was started, not to where its binary lies.
         engineOptions.DataDirectory = Path.GetFullPath(engineOptions.DataDirectory);
         string? socketPath = nodeOptions.UnixSocketEnabled
@@ -72,7 +79,9 @@ public sealed class NodeApplication : IAsyncDisposable
 
         using var bootLoggerFactory = LoggerFactory.Create(b => { b.AddConfiguration(config.GetSection("Logging")); b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }); start.ConfigureLogging?.Invoke(b); });
         var bootLogger = bootLoggerFactory.CreateLogger("CheckpointCache.Node");
-        var errors = OptionsValidation.Check(nodeOptions, limits, engineOptions, socketPath ?? "");
+        var nodeId = string.IsNullOrWhiteSpace(nodeOptions.NodeId) ? Environment.MachineName : nodeOptions.NodeId;
+        var errors = OptionsValidation.Check(nodeOptions, limits, engineOptions, socketPath ?? "")
+            .Concat(ClusterOptionsValidation.Check(clusterOptions, engineOptions.EffectiveNamespaces().Keys.ToList(), nodeOptions.Tls.IsConfigured, nodeId)).ToList();
         if (errors.Count > 0)
         {
             foreach (var error in errors) bootLogger.LogError("Configuration error: {Error}", error);
@@ -96,6 +105,7 @@ public sealed class NodeApplication : IAsyncDisposable
             throw new NodeConfigurationException([e.Message]);
         }
         FileTreeRegistry? files = null;
+        ClusterNode? cluster = null;
         try
         {
             var filesOptions = config.GetSection(FilesOptions.Section).Get<FilesOptions>() ?? new FilesOptions();
@@ -108,27 +118,39 @@ public sealed class NodeApplication : IAsyncDisposable
                 bootLogger.LogError("Configuration error: {Error}", e.Message);
                 throw new NodeConfigurationException([e.Message]);
             }
-            var identity = new NodeIdentity(
-                string.IsNullOrWhiteSpace(nodeOptions.NodeId) ? Environment.MachineName : nodeOptions.NodeId,
-                engineOptions.DataDirectory, DateTimeOffset.UtcNow);
+            var identity = new NodeIdentity(nodeId, engineOptions.DataDirectory, DateTimeOffset.UtcNow);
             var registry = new NamespaceRegistry(Path.Combine(engineOptions.DataDirectory, "node-namespaces.json"), limits.MaxNamespaces,
                 bootLoggerFactory.CreateLogger<NamespaceRegistry>());
             registry.Load(ConfiguredNamespaces(nodeOptions, engine));
 
-            var listeners = ConfigureKestrel(builder, nodeOptions, socketPath);
-            ConfigureServices(builder.Services, nodeOptions, limits, engineOptions, engine, registry, identity);
+            var listeners = ConfigureKestrel(builder, nodeOptions, clusterOptions, socketPath);
+            ConfigureServices(builder.Services, nodeOptions, limits, engineOptions, engine, registry, identity, clusterOptions);
             builder.Services.AddSingleton(files);
             builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(filesOptions));
 
             var app = builder.Build();
-            MapEndpoints(app, nodeOptions);
+            cluster = app.Services.GetRequiredService<ClusterNode>();
+            MapEndpoints(app, nodeOptions, listeners, cluster);
             await app.StartAsync(cancellationToken);
 
             // Port 0 is resolved only now: Kestrel writes the bound port back into the listen options.
             identity.Endpoints = listeners.GrpcEndpoints(nodeOptions.Tls.IsConfigured);
             identity.MetricsUrl = listeners.MetricsUrl(nodeOptions.MetricsPath);
+            if (cluster.Enabled)
+            {
+                try
+                {
+                    await cluster.StartAsync(listeners.PeerUrl(nodeOptions.Tls.IsConfigured, clusterOptions.AdvertiseAddress)!, cancellationToken);
+                }
+                catch
+                {
+                    await app.StopAsync(CancellationToken.None);
+                    await app.DisposeAsync();
+                    throw;
+                }
+            }
 
-            var node = new NodeApplication(app, engine, files, identity, socketPath);
+            var node = new NodeApplication(app, engine, files, cluster, identity, socketPath);
             node._logger.LogInformation(
                 "CheckpointCache node {NodeId} listening on {Endpoints}; data in {DataDirectory}; stores {Stores}; cloud tier off; metrics at {MetricsUrl}; recovery took {RecoverySeconds:F3} s",
                 identity.NodeId, string.Join(" and ", identity.Endpoints), identity.DataDirectory,
@@ -138,6 +160,7 @@ public sealed class NodeApplication : IAsyncDisposable
         }
         catch
         {
+            if (cluster is not null) await cluster.DisposeAsync();
             if (files is not null) await files.DisposeAsync();
             await engine.DisposeAsync();
             throw;
@@ -163,9 +186,11 @@ public sealed class NodeApplication : IAsyncDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        _logger.LogInformation("Stopping: draining calls, then committing the engine");
+        _logger.LogInformation("Stopping: leaving the cluster, draining calls, then committing the engine");
         try
         {
+            // Leave first (the lease is revoked), so peers stop sending here before the listeners close.
+            await _cluster.DisposeAsync();
             await _app.StopAsync();
         }
         finally
@@ -205,7 +230,7 @@ public sealed class NodeApplication : IAsyncDisposable
         }
     }
 
-    private static BoundListeners ConfigureKestrel(WebApplicationBuilder builder, NodeOptions node, string? socketPath)
+    private static BoundListeners ConfigureKestrel(WebApplicationBuilder builder, NodeOptions node, ClusterOptions cluster, string? socketPath)
     {
         var bound = new BoundListeners();
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -234,6 +259,16 @@ public sealed class NodeApplication : IAsyncDisposable
                     bound.Tcp = listen;
                 });
             }
+            if (cluster.Enabled)
+            {
+                // The peer service has a listener of its own: it is never reachable on the client socket or port.
+                kestrel.Listen(ParseAddress(cluster.PeerAddress), cluster.PeerPort, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http2;
+                    if (node.Tls.IsConfigured) listen.UseHttps(LoadCertificate(node.Tls));
+                    bound.Peer = listen;
+                });
+            }
             if (!string.IsNullOrWhiteSpace(node.MetricsAddress))
                 kestrel.Listen(ParseAddress(node.MetricsAddress), node.MetricsPort, listen => { listen.Protocols = HttpProtocols.Http1; bound.Metrics = listen; });
         });
@@ -248,8 +283,12 @@ public sealed class NodeApplication : IAsyncDisposable
             : X509Certificate2.CreateFromPemFile(tls.CertificatePath, tls.KeyPath);
 
     private static void ConfigureServices(IServiceCollection services, NodeOptions node, LimitsOptions limits, EngineOptions engineOptions,
-        ICacheEngine engine, NamespaceRegistry registry, NodeIdentity identity)
+        ICacheEngine engine, NamespaceRegistry registry, NodeIdentity identity, ClusterOptions clusterOptions)
     {
+        // Built by the container so it logs through the node's logging for its whole life.
+        services.AddSingleton(sp => new ClusterNode(clusterOptions, engine, identity.NodeId, sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton(sp => sp.GetRequiredService<ClusterNode>().Counters);
+        services.AddSingleton(sp => sp.GetRequiredService<ClusterNode>().Token);
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(node));
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(limits));
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(engineOptions));
@@ -257,7 +296,7 @@ public sealed class NodeApplication : IAsyncDisposable
         services.AddSingleton(registry);
         services.AddSingleton(identity);
         services.AddSingleton<NamespaceResolver>();
-        services.AddSingleton(new NodeMetrics(engine, registry, identity.StartedAt));
+        services.AddSingleton(sp => new NodeMetrics(engine, registry, identity.StartedAt, sp.GetRequiredService<ClusterNode>()));
 
         services.AddGrpc(grpc =>
         {
@@ -265,14 +304,36 @@ public sealed class NodeApplication : IAsyncDisposable
             grpc.MaxSendMessageSize = (int)limits.MaxFrameBytes.Bytes + limits.MaxKeyBytes + MessageHeadroomBytes;
             grpc.Interceptors.Add<CallMetricsInterceptor>();
             grpc.Interceptors.Add<EngineErrorInterceptor>();
+        }).AddServiceOptions<PeerService>(peer =>
+        {
+            peer.Interceptors.Add<PeerAuthInterceptor>();
+            // Copies are sent in frames of up to 1 MiB plus the key.
+            peer.MaxReceiveMessageSize = PeerService.FrameBytes + 64 * 1024;
+            peer.MaxSendMessageSize = PeerService.FrameBytes + 64 * 1024;
         });
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck("engine", () =>
             engine.Namespaces.Count > 0 ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("no store is open"));
     }
 
-    private static void MapEndpoints(WebApplication app, NodeOptions node)
+    private static void MapEndpoints(WebApplication app, NodeOptions node, BoundListeners listeners, ClusterNode cluster)
     {
+        if (cluster.Enabled)
+        {
+            // Peer calls only on the peer port, and nothing else there: one listener per audience.
+            app.Use(async (context, next) =>
+            {
+                bool onPeerPort = listeners.PeerPort is { } port && context.Connection.LocalPort == port && context.Connection.LocalIpAddress is not null;
+                bool peerCall = context.Request.Path.StartsWithSegments("/" + Rpc.Peer.V1.Peer.Descriptor.FullName);
+                if (onPeerPort != peerCall)
+                {
+                    context.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return;
+                }
+                await next(context);
+            });
+            app.MapGrpcService<PeerService>();
+        }
         app.MapGrpcService<KvCacheService>();
         app.MapGrpcService<NodeService>();
         app.MapGrpcService<FilesService>();

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Diagnostics;
 using CheckpointCache.Client;
+using CheckpointCache.Cluster;
+using CheckpointCache.Cluster.Replication;
 using CheckpointCache.Engine;
 using CheckpointCache.Node.Metrics;
 using CheckpointCache.Node.Options;
@@ -23,6 +25,7 @@ public sealed class KvCacheService(
     NamespaceRegistry registry,
     IOptions<LimitsOptions> limitsOptions,
     NodeMetrics metrics,
+    ClusterNode cluster,
     ILogger<KvCacheService> logger) : KvCache.KvCacheBase
 {
     /// <summary>Smallest frame a client may ask for; below this framing costs more than the data.</summary>
@@ -62,6 +65,8 @@ public sealed class KvCacheService(
     {
         var ct = context.CancellationToken;
         var response = new BatchPutResponse();
+        // Copies to the other owners of a hashed store run while the next items arrive; the answer waits for them.
+        var replications = new List<(KeyStatus Status, Task<int> Copies)>();
         ResolvedNamespace? ns = null;
         PutItem? item = null;
         long batchBytes = 0;
@@ -79,7 +84,7 @@ public sealed class KvCacheService(
 
                 if (frame.NewItem)
                 {
-                    if (item is not null) await CloseAsync(item, ns, response, ct);
+                    if (item is not null) await CloseAsync(item, ns, response, replications, ct);
                     item = null;
                     int index = response.Results.Count;
                     if (index + 1 > _limits.MaxBatchKeys)
@@ -107,8 +112,9 @@ public sealed class KvCacheService(
                     await WriteAsync(item, ns, frame.Data.Memory, ct);
                 }
             }
-            if (item is not null) await CloseAsync(item, ns!, response, ct);
+            if (item is not null) await CloseAsync(item, ns!, response, replications, ct);
             item = null;
+            foreach (var (status, copies) in replications) status.Replicas = (uint)await copies;
             return response;
         }
         finally
@@ -129,7 +135,7 @@ public sealed class KvCacheService(
         try
         {
             var writer = ns.Store.BeginPut(ns.EngineKey(frame.Key.Span), (long)frame.TotalLength);
-            return PutItem.Accepted(index, (long)frame.TotalLength, writer);
+            return PutItem.Accepted(index, (long)frame.TotalLength, writer, ns.EngineKey(frame.Key.Span));
         }
         catch (CacheException e) when (e.Code != CacheErrorCode.ShuttingDown)
         {
@@ -155,7 +161,7 @@ public sealed class KvCacheService(
         }
     }
 
-    private async ValueTask CloseAsync(PutItem item, ResolvedNamespace ns, BatchPutResponse response, CancellationToken ct)
+    private async ValueTask CloseAsync(PutItem item, ResolvedNamespace ns, BatchPutResponse response, List<(KeyStatus, Task<int>)> replications, CancellationToken ct)
     {
         if (item.Code == StatusCode.OK)
         {
@@ -170,7 +176,11 @@ public sealed class KvCacheService(
             if (item.Code == StatusCode.OK) metrics.Put(ns.Declared, item.TotalLength, item.Elapsed);
             else metrics.ItemError(ns.Declared.Store, "put", item.Code);
         }
-        response.Results.Add(new KeyStatus { Index = (uint)item.Index, Code = (int)item.Code, Message = item.Message });
+        var status = new KeyStatus { Index = (uint)item.Index, Code = (int)item.Code, Message = item.Message };
+        response.Results.Add(status);
+        if (item.Code != StatusCode.OK) return;
+        if (cluster.IsHashed(ns.Store.Name)) replications.Add((status, cluster.ReplicateWriteAsync(ns.Store, item.EngineKey!, ct)));
+        else status.Replicas = 1;
     }
 
     public override async Task BatchGet(BatchGetRequest request, IServerStreamWriter<GetFrame> responseStream, ServerCallContext context)
@@ -197,7 +207,26 @@ public sealed class KvCacheService(
                     continue;
                 }
                 var started = Stopwatch.GetTimestamp();
-                using var reader = await ns.Store.OpenReadAsync(ns.EngineKey(key.Span), ct);
+                var engineKey = ns.EngineKey(key.Span);
+                using var reader = await ns.Store.OpenReadAsync(engineKey, ct);
+                if (reader is null && cluster.IsHashed(ns.Store.Name))
+                {
+                    // Not held here: the key's owners (reads try local, then owners; the cloud tier comes after them).
+                    using var remote = await cluster.OpenFromOwnersAsync(ns.Store.Name, engineKey, ct);
+                    if (remote is not null)
+                    {
+                        if (remote.Length > _limits.MaxBatchBytes.Bytes - sent)
+                        {
+                            metrics.ItemError(ns.Declared.Store, "get", StatusCode.ResourceExhausted);
+                            await responseStream.WriteAsync(Failed(i, StatusCode.ResourceExhausted,
+                                $"key {i}: its {remote.Length} bytes would bring the call over Limits:MaxBatchBytes ({_limits.MaxBatchBytes}); ask for it in another call"), ct);
+                            continue;
+                        }
+                        if (await StreamRemoteAsync(i, remote, frameBytes, responseStream, ct)) sent += remote.Length;
+                        else metrics.Miss(ns.Declared);
+                        continue;
+                    }
+                }
                 if (reader is null)
                 {
                     metrics.Miss(ns.Declared);
@@ -278,6 +307,45 @@ public sealed class KvCacheService(
         return true;
     }
 
+    /// <summary>Relays a value streamed from another member; an abort from it becomes an abort frame here. False when it was a miss.</summary>
+    private async ValueTask<bool> StreamRemoteAsync(int index, RemoteValue remote, int frameBytes, IServerStreamWriter<GetFrame> responseStream, CancellationToken ct)
+    {
+        bool firstSent = false;
+        try
+        {
+            await foreach (var data in remote.ReadAsync(ct))
+            {
+                for (int offset = 0; offset < data.Length || (data.Length == 0 && !firstSent);)
+                {
+                    int length = Math.Min(frameBytes, data.Length - offset);
+                    var frame = new GetFrame { Index = (uint)index, Data = UnsafeByteOperations.UnsafeWrap(data.Slice(offset, length)) };
+                    if (!firstSent)
+                    {
+                        frame.First = true;
+                        frame.TotalLength = (ulong)remote.Length;
+                        frame.Tier = Rpc.Kv.V1.Tier.Peer;
+                        firstSent = true;
+                    }
+                    await responseStream.WriteAsync(frame, ct);
+                    offset += length;
+                    if (data.Length == 0) break;
+                }
+            }
+            if (!firstSent)
+                await responseStream.WriteAsync(new GetFrame { Index = (uint)index, First = true, TotalLength = 0, Tier = Rpc.Kv.V1.Tier.Peer }, ct);
+            return true;
+        }
+        catch (RemoteValueLostException e)
+        {
+            logger.LogWarning("Value {Index} from {Source} was lost while being relayed: {Reason}", index, remote.Source, e.Message);
+            var reason = $"key {index}: value is no longer cached ({e.Message})";
+            await responseStream.WriteAsync(firstSent
+                ? new GetFrame { Index = (uint)index, First = false, Code = (int)StatusCode.NotFound, Message = reason }
+                : Failed(index, StatusCode.NotFound, reason), ct);
+            return false;
+        }
+    }
+
     public override async Task<ExistsResponse> Exists(KeysRequest request, ServerCallContext context)
     {
         var ns = resolver.Resolve(request.Namespace);
@@ -293,8 +361,15 @@ public sealed class KvCacheService(
         var ns = resolver.Resolve(request.Namespace);
         KeyCheck.RequireAll(request.Keys, _limits);
         var response = new DeleteResponse();
-        foreach (var key in request.Keys)
-            response.Deleted.Add(await ns.Store.DeleteAsync(ns.EngineKey(key.Span), context.CancellationToken));
+        var engineKeys = request.Keys.Select(k => ns.EngineKey(k.Span)).ToList();
+        foreach (var key in engineKeys)
+            response.Deleted.Add(await ns.Store.DeleteAsync(key, context.CancellationToken));
+        if (cluster.IsHashed(ns.Store.Name))
+        {
+            // Every owner drops its copy, or rebalancing would bring the value back.
+            var remote = await cluster.RemoveFromOwnersAsync(ns.Store.Name, engineKeys, context.CancellationToken);
+            for (int i = 0; i < remote.Count; i++) response.Deleted[i] |= remote[i];
+        }
         return response;
     }
 

@@ -15,8 +15,9 @@ internal sealed class PutItem : IAsyncDisposable
     private readonly long _started = Stopwatch.GetTimestamp();
     private IObjectWriter? _writer;
 
-    private PutItem(int index, long totalLength, IObjectWriter? writer, StatusCode code, string message)
+    private PutItem(int index, long totalLength, IObjectWriter? writer, StatusCode code, string message, byte[]? engineKey = null)
     {
+        EngineKey = engineKey;
         Index = index;
         TotalLength = totalLength;
         _writer = writer;
@@ -24,10 +25,12 @@ internal sealed class PutItem : IAsyncDisposable
         Message = message;
     }
 
-    public static PutItem Accepted(int index, long totalLength, IObjectWriter writer) => new(index, totalLength, writer, StatusCode.OK, "");
+    public static PutItem Accepted(int index, long totalLength, IObjectWriter writer, byte[] engineKey) => new(index, totalLength, writer, StatusCode.OK, "", engineKey);
     public static PutItem Refused(int index, long totalLength, StatusCode code, string message) => new(index, totalLength, null, code, message);
 
     public int Index { get; }
+    /// <summary>The key as the engine stores it (namespace id first); null for a refused item.</summary>
+    public byte[]? EngineKey { get; }
     public long TotalLength { get; }
     public long Received { get; private set; }
     public StatusCode Code { get; private set; }

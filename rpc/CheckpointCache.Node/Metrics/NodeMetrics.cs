@@ -1,3 +1,4 @@
+using CheckpointCache.Cluster;
 using CheckpointCache.Engine;
 using Prometheus;
 
@@ -17,7 +18,7 @@ public sealed class NodeMetrics
     private readonly Counter _hits, _misses, _bytesRead, _bytesWritten, _puts, _itemErrors, _calls;
     private readonly Histogram _getSeconds, _putSeconds, _callSeconds;
 
-    public NodeMetrics(ICacheEngine engine, NamespaceRegistry registry, DateTimeOffset startedAt)
+    public NodeMetrics(ICacheEngine engine, NamespaceRegistry registry, DateTimeOffset startedAt, ClusterNode? cluster = null)
     {
         var f = Prometheus.Metrics.WithCustomRegistry(Registry);
         string[] nsLabels = ["store", "namespace"];
@@ -48,6 +49,8 @@ public sealed class NodeMetrics
         var uptime = f.CreateGauge("checkpointcache_uptime_seconds", "Seconds since the node started.");
         var declared = f.CreateGauge("checkpointcache_declared_namespaces", "Declared KV namespaces.");
 
+        if (cluster is { Enabled: true }) AddClusterMetrics(f, cluster);
+
         Registry.AddBeforeCollectCallback(() =>
         {
             var stats = engine.GetStats();
@@ -68,6 +71,49 @@ public sealed class NodeMetrics
             recovery.Set(stats.RecoveryTime.TotalSeconds);
             uptime.Set((DateTimeOffset.UtcNow - startedAt).TotalSeconds);
             declared.Set(registry.Count);
+        });
+    }
+
+    /// <summary>Requests to etcd and Blob, members, replication and rebalance progress, copied from the cluster's counters at scrape time.</summary>
+    private void AddClusterMetrics(MetricFactory f, ClusterNode cluster)
+    {
+        var etcd = f.CreateCounter("checkpointcache_etcd_requests_total", "Request messages sent to etcd (a unary call is one; each keep-alive or watch message on a stream is one), by method.", "method");
+        var etcdReceived = f.CreateCounter("checkpointcache_etcd_messages_received_total", "Messages received from etcd on streams (watch events, keep-alive answers).");
+        var blob = f.CreateCounter("checkpointcache_blob_requests_total", "Requests sent to Blob storage (0: the cloud tier does not exist yet).");
+        var members = f.CreateGauge("checkpointcache_cluster_members", "Live members in this node's view.");
+        var viewVersion = f.CreateGauge("checkpointcache_cluster_view_version", "etcd revision of this node's member view.");
+        var sentKeys = f.CreateCounter("checkpointcache_replica_copies_sent_total", "Copies sent to other members, by reason (write, rebalance).", "reason");
+        var sentBytes = f.CreateCounter("checkpointcache_replica_bytes_sent_total", "Bytes of copies sent to other members, by reason.", "reason");
+        var received = f.CreateCounter("checkpointcache_replica_copies_received_total", "Copies stored for other members.");
+        var receivedBytes = f.CreateCounter("checkpointcache_replica_bytes_received_total", "Bytes of copies stored for other members.");
+        var remoteReads = f.CreateCounter("checkpointcache_remote_reads_total", "Local misses of hashed stores, by whether an owner had the value.", "result");
+        var underReplicated = f.CreateCounter("checkpointcache_under_replicated_writes_total", "Writes answered with fewer copies than their store's replicas.");
+        var passes = f.CreateCounter("checkpointcache_rebalance_passes_total", "Rebalance passes run.");
+        var checkedKeys = f.CreateCounter("checkpointcache_rebalance_keys_checked_total", "Keys whose owners a rebalance pass asked about.");
+        var dropped = f.CreateCounter("checkpointcache_rebalance_keys_dropped_total", "Copies dropped here because every new owner holds them.");
+        var pending = f.CreateGauge("checkpointcache_rebalance_pending_keys", "Keys the last rebalance pass left for a retry.");
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            var c = cluster.Counters;
+            foreach (var (method, n) in cluster.EtcdRequests.ByMethod) etcd.WithLabels(method).IncTo(n);
+            etcdReceived.IncTo(cluster.EtcdRequests.Received);
+            blob.IncTo(c.BlobRequests);
+            var view = cluster.View;
+            members.Set(view.Count);
+            viewVersion.Set(view.Version);
+            sentKeys.WithLabels("write").IncTo(c.WriteCopiesSent);
+            sentKeys.WithLabels("rebalance").IncTo(c.RebalanceKeysSent);
+            sentBytes.WithLabels("write").IncTo(c.WriteBytesSent);
+            sentBytes.WithLabels("rebalance").IncTo(c.RebalanceBytesSent);
+            received.IncTo(c.CopiesReceived);
+            receivedBytes.IncTo(c.BytesReceived);
+            remoteReads.WithLabels("hit").IncTo(c.RemoteReads);
+            remoteReads.WithLabels("miss").IncTo(c.RemoteReadMisses);
+            underReplicated.IncTo(c.UnderReplicatedWrites);
+            passes.IncTo(c.RebalancePasses);
+            checkedKeys.IncTo(c.RebalanceKeysChecked);
+            dropped.IncTo(c.RebalanceKeysDropped);
+            pending.Set(c.RebalancePending);
         });
     }
 

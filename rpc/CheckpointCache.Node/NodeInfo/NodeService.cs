@@ -1,4 +1,5 @@
 using CheckpointCache.Client;
+using CheckpointCache.Cluster;
 using CheckpointCache.Engine;
 using CheckpointCache.Node.Options;
 using CheckpointCache.Rpc.Node.V1;
@@ -8,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace CheckpointCache.Node;
 
 /// <summary>Node introspection (node.proto): what the node is, its limits and stores, and its counters.</summary>
-public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry, NodeIdentity identity, IOptions<LimitsOptions> limits)
+public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry, NodeIdentity identity, IOptions<LimitsOptions> limits, ClusterNode cluster)
     : Rpc.Node.V1.Node.NodeBase
 {
     public override Task<NodeInfo> GetInfo(GetInfoRequest request, ServerCallContext context)
@@ -79,6 +80,39 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             store.Tiers.Add(new TierStats { Tier = "ssd", Hits = (ulong)s.SsdHits, BytesRead = (ulong)s.SsdBytesRead, BytesUsed = (ulong)s.SsdBytesUsed });
             result.Stores.Add(store);
         }
+        if (cluster.Enabled) result.Cluster = ClusterStatsOf(cluster);
         return Task.FromResult(result);
+    }
+
+    private static ClusterStats ClusterStatsOf(ClusterNode cluster)
+    {
+        var c = cluster.Counters;
+        var view = cluster.View;
+        var stats = new ClusterStats
+        {
+            MemberId = cluster.SelfId,
+            PeerEndpoint = cluster.PeerEndpoint ?? "",
+            ViewVersion = (ulong)Math.Max(0, view.Version),
+            EtcdRequests = (ulong)cluster.EtcdRequests.Total,
+            EtcdMessagesReceived = (ulong)cluster.EtcdRequests.Received,
+            BlobRequests = (ulong)c.BlobRequests,
+            RebalancePasses = (ulong)c.RebalancePasses,
+            RebalanceKeysChecked = (ulong)c.RebalanceKeysChecked,
+            RebalanceKeysSent = (ulong)c.RebalanceKeysSent,
+            RebalanceBytesSent = (ulong)c.RebalanceBytesSent,
+            RebalanceKeysDropped = (ulong)c.RebalanceKeysDropped,
+            RebalancePending = (ulong)c.RebalancePending,
+            RebalanceSettledVersion = (ulong)Math.Max(0, cluster.RebalanceSettledVersion),
+            WriteCopiesSent = (ulong)c.WriteCopiesSent,
+            CopiesReceived = (ulong)c.CopiesReceived,
+            RemoteReads = (ulong)c.RemoteReads,
+            UnderReplicatedWrites = (ulong)c.UnderReplicatedWrites,
+            RebalanceSettled = cluster.RebalanceSettled,
+            Registrations = (uint)(cluster.Membership is CheckpointCache.Cluster.Membership.EtcdMembership etcd ? etcd.Registrations : 1),
+        };
+        stats.Members.AddRange(view.Members.Select(m => m.Id));
+        foreach (var (method, n) in cluster.EtcdRequests.ByMethod.OrderBy(m => m.Key, StringComparer.Ordinal))
+            stats.EtcdRequestsByMethod.Add(new EtcdMethodCount { Method = method, Requests = (ulong)n });
+        return stats;
     }
 }

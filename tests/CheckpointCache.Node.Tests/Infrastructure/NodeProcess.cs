@@ -84,6 +84,20 @@ public sealed partial class NodeProcess : IDisposable
         await _process.WaitForExitAsync();
     }
 
+    /// <summary>Freezes the node (SIGSTOP), as a hung machine or a long GC pause would.</summary>
+    public void Pause()
+    {
+        if (Kill(_process.Id, 19) != 0) throw new InvalidOperationException("kill(SIGSTOP) failed");
+    }
+
+    /// <summary>Lets a paused node run on (SIGCONT).</summary>
+    public void Resume()
+    {
+        if (Kill(_process.Id, 18) != 0) throw new InvalidOperationException("kill(SIGCONT) failed");
+    }
+
+    public bool HasExited => _process.HasExited;
+
     public void Dispose()
     {
         try
