@@ -48,8 +48,10 @@ def main(path, out):
                 return l["limit_gbps"]
         return None
 
-    fig_w = max(8, 1.2 * (len(get_cells) + len(set_cells)) + 4)
-    fig, axes = plt.subplots(1, 2, figsize=(fig_w, 5.5), gridspec_kw={"width_ratios": [max(1, len(get_cells)), max(1, len(set_cells))]})
+    if len(get_cells) + len(set_cells) <= 6:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 5.5), gridspec_kw={"width_ratios": [max(1, len(get_cells)), max(1, len(set_cells))]})
+    else:  # the full matrix: one row per operation
+        fig, axes = plt.subplots(2, 1, figsize=(min(24, 0.9 * max(len(get_cells), len(set_cells)) + 3), 10))
     width = 0.8 / max(1, len(systems))
     for ax, cells, metric, title in ((axes[0], get_cells, "get_gbps", "GET GB/s (verified hits)"),
                                      (axes[1], set_cells, "set_gbps", "SET GB/s")):
