@@ -27,6 +27,7 @@ try
 {
     var options = new ScenarioArgs(args[1..]);
     dataDirectory = Path.GetFullPath(options.String("dir", RepoPaths.ScratchFor(scenario.Name)));
+    options.ShowAs("dir", RepoPaths.Display(dataDirectory));
     jsonPath = options.OptionalString("json");
     verbose = options.Flag("verbose");
     scenario.Configure(options);

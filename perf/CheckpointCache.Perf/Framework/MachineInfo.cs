@@ -50,8 +50,7 @@ public sealed partial record MachineInfo
             Kernel = ReadFirstLine("/proc/sys/kernel/osrelease"),
             Os = RuntimeInformation.OSDescription,
             Runtime = $"{RuntimeInformation.FrameworkDescription} ({RuntimeInformation.ProcessArchitecture})",
-            // Relative to the repository when inside it: reports get committed, machine paths should not be.
-            DataDirectory = full.StartsWith(RepoPaths.Root + "/", StringComparison.Ordinal) ? Path.GetRelativePath(RepoPaths.Root, full) : full,
+            DataDirectory = RepoPaths.Display(full),
             Filesystem = mount.FsType,
             MountPoint = mount.MountPoint,
             MountSource = mount.Source,

@@ -10,11 +10,14 @@ public static class PeakRss
     public static long Current() => ReadStatusKiB("VmRSS:") * 1024;
 
     /// <summary>
-    /// Restarts the high-water mark at the current RSS (writing 5 to /proc/self/clear_refs), so each
-    /// phase reports its own peak. False where the kernel refuses; the peak then covers the whole run.
+    /// Runs a full compacting GC, then restarts the high-water mark at the current RSS (writing 5 to
+    /// /proc/self/clear_refs), so each phase reports its own peak. False where the kernel refuses; the peak then covers the whole run.
     /// </summary>
     public static bool TryReset()
     {
+        // Give back what an earlier phase freed first, or its leftovers count towards this phase's peak.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
         try
         {
             File.WriteAllText("/proc/self/clear_refs", "5");

@@ -8,6 +8,10 @@ public static class RepoPaths
     /// <summary>Scratch data of a scenario: perf/results/tmp/&lt;scenario&gt; (git-ignored).</summary>
     public static string ScratchFor(string scenario) => Path.Combine(Root, "perf", "results", "tmp", scenario);
 
+    /// <summary>The path relative to the repository when inside it: reports get committed, machine paths should not be.</summary>
+    public static string Display(string fullPath)
+        => fullPath.StartsWith(Root + "/", StringComparison.Ordinal) ? Path.GetRelativePath(Root, fullPath) : fullPath;
+
     private static string Find()
     {
         foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })

@@ -39,6 +39,9 @@ public sealed class ScenarioArgs
     /// <summary>The options as the run used them, defaults included, for the JSON report.</summary>
     public IReadOnlyDictionary<string, object?> Effective => _effective;
 
+    /// <summary>Replaces how an option is shown in the report (e.g. a path made repository-relative).</summary>
+    public void ShowAs(string name, object? value) => _effective[name] = value;
+
     public bool Has(string name)
     {
         _used.Add(name);

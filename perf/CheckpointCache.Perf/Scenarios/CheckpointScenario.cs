@@ -49,13 +49,22 @@ public sealed class CheckpointScenario : IScenario
         if (_fileBytes.Bytes < 1024 * 1024) throw new ArgumentException("--file-size must be at least 1MiB");
     }
 
-    private sealed record Phase(string Way, string Kind, long Bytes, TimeSpan Elapsed, double Cores, DiskStats Disk);
+    private sealed record Phase(string Way, string Kind, long Bytes, TimeSpan Elapsed, double Cores, DiskStats Disk, TimeSpan NodeCpu, TimeSpan MountCpu, TimeSpan OwnCpu);
 
     public async Task<ScenarioResult> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
+        var result = await RunWithNodeAsync(context, cancellationToken);
+        // The node and the mount have stopped by now; their data is gigabytes.
+        if (!_keep) Directory.Delete(Path.Combine(context.DataDirectory, "node"), recursive: true);
+        return result;
+    }
+
+    private async Task<ScenarioResult> RunWithNodeAsync(ScenarioContext context, CancellationToken cancellationToken)
+    {
         var result = new ScenarioResult()
             .Column("way", "way").Column("phase", "phase").Column("gb", "GB").Column("seconds", "s").Column("mbps", "MB/s")
-            .Column("cores", "perf cores").Column("disk_write_gb", "disk write GB").Column("disk_read_gb", "disk read GB");
+            .Column("cores", "perf cores").Column("node_cores", "node cores").Column("mount_cores", "mount cores")
+            .Column("cpu_s_per_gb", "CPU s/GB").Column("disk_write_gb", "disk write GB").Column("disk_read_gb", "disk read GB");
         void Warn(string message)
         {
             context.Progress("WARNING: " + message);
@@ -81,7 +90,7 @@ public sealed class CheckpointScenario : IScenario
 
         await using var processes = new ChildProcesses();
         context.Progress("starting the node and the mount");
-        await processes.StartAsync("checkpointcache.dll",
+        var node = await processes.StartAsync("checkpointcache.dll",
         [
             "serve",
             $"--Engine:DataDirectory={data}",
@@ -95,7 +104,7 @@ public sealed class CheckpointScenario : IScenario
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:CheckpointCache.Node=Information",
         ], " listening on ", context.Progress);
-        await processes.StartAsync("checkpointcache-mount.dll",
+        var mountProcess = await processes.StartAsync("checkpointcache-mount.dll",
         [
             $"--Mount:Endpoint=unix:{socket}",
             $"--Mount:MountPoint={mnt}",
@@ -119,7 +128,7 @@ public sealed class CheckpointScenario : IScenario
                 else Directory.CreateDirectory(dir);
                 PageCache.Drop(Warn);
                 context.Progress($"round {round}: {way} writes {total / 1e9:F2} GB");
-                var phase = await MeasureAsync(way, "write", total, device, () => Task.WhenAll(Enumerable.Range(0, _files).Select(f => way == "grpc"
+                var phase = await MeasureAsync(way, "write", total, device, processes, node, mountProcess, () => Task.WhenAll(Enumerable.Range(0, _files).Select(f => way == "grpc"
                     ? WriteGrpcAsync(client, $"{dir}/rank{f}.pt", f, pattern, cancellationToken)
                     : WriteFileAsync(Path.Combine(dir, $"rank{f}.pt"), f, pattern, cancellationToken))));
                 phases.Add(phase);
@@ -131,7 +140,7 @@ public sealed class CheckpointScenario : IScenario
                 PageCache.Drop(Warn);
                 context.Progress($"round {round}: {way} reads {total / 1e9:F2} GB");
                 long bad = 0;
-                var phase = await MeasureAsync(way, "read", total, device, () => Task.WhenAll(Enumerable.Range(0, _files).Select(async f =>
+                var phase = await MeasureAsync(way, "read", total, device, processes, node, mountProcess, () => Task.WhenAll(Enumerable.Range(0, _files).Select(async f =>
                 {
                     long wrong = way == "grpc"
                         ? await ReadGrpcAsync(client, $"{dir}/rank{f}.pt", f, pattern, cancellationToken)
@@ -161,6 +170,9 @@ public sealed class CheckpointScenario : IScenario
             row["seconds"] = Math.Round(seconds, 2);
             row["mbps"] = Math.Round(bytes / 1e6 / seconds, 0);
             row["cores"] = Math.Round(group.Average(p => p.Cores), 2);
+            row["node_cores"] = Math.Round(group.Sum(p => p.NodeCpu.TotalSeconds) / seconds, 2);
+            row["mount_cores"] = Math.Round(group.Sum(p => p.MountCpu.TotalSeconds) / seconds, 2);
+            row["cpu_s_per_gb"] = Math.Round(group.Sum(p => (p.NodeCpu + p.MountCpu + p.OwnCpu).TotalSeconds) / (bytes / 1e9), 2);
             row["disk_write_gb"] = Math.Round(group.Sum(p => p.Disk.WriteBytes) / 1e9, 2);
             row["disk_read_gb"] = Math.Round(group.Sum(p => p.Disk.ReadBytes) / 1e9, 2);
         }
@@ -173,20 +185,25 @@ public sealed class CheckpointScenario : IScenario
         result.Ratios["mount_read_vs_local"] = Rate("mount", "read") / Rate("local", "read");
         result.Ratios["grpc_write_vs_local"] = Rate("grpc", "write") / Rate("local", "write");
         result.Ratios["grpc_read_vs_local"] = Rate("grpc", "read") / Rate("local", "read");
-        result.Notes.Add("perf cores: CPU of this process only (the writers and readers); the node and the mount are separate processes");
+        result.Notes.Add("perf/node/mount cores: CPU of each process over the phase (the writers and readers are the perf process); CPU s/GB adds all three: " +
+                         "on a machine this loaded, it says what the phase costs better than MB/s does");
         if (_keep) result.Notes.Add($"data kept in {root}");
         else Directory.Delete(local, recursive: true);
         return result;
     }
 
-    private static async Task<Phase> MeasureAsync(string way, string kind, long bytes, string device, Func<Task> body)
+    private static async Task<Phase> MeasureAsync(string way, string kind, long bytes, string device, ChildProcesses processes, Process node, Process mount, Func<Task> body)
     {
         var disk = DiskStats.Read(device);
         var cpu = CpuMeter.Start();
+        var own = Process.GetCurrentProcess().TotalProcessorTime;
+        var nodeCpu = processes.CpuTime(node);
+        var mountCpu = processes.CpuTime(mount);
         var stopwatch = Stopwatch.StartNew();
         await body();
         stopwatch.Stop();
-        return new Phase(way, kind, bytes, stopwatch.Elapsed, cpu.CoresUsed(), DiskStats.Read(device) - disk);
+        return new Phase(way, kind, bytes, stopwatch.Elapsed, cpu.CoresUsed(), DiskStats.Read(device) - disk,
+            processes.CpuTime(node) - nodeCpu, processes.CpuTime(mount) - mountCpu, Process.GetCurrentProcess().TotalProcessorTime - own);
     }
 
     /// <summary>One rank's torch.save to a file (local or on the mount): the pieces in order, fsync, close.</summary>

@@ -95,7 +95,7 @@ public sealed class EngineScenario : IScenario
     private sealed record WriteRun(long ValueBytes, TimeSpan Elapsed, LatencySummary Latency, DiskStats Disk, double Cores);
 
     private sealed record SizeRun(WriteRun Write, RawDiskResult? RawWrite, ReadTotals WorkingSet, ReadTotals? SsdResident,
-        RawTotals? RawRead, RawTotals? RawSsdSpan, long PeakRss);
+        RawTotals? RawRead, RawTotals? RawSsdSpan, long PeakRss, long BaselineRss);
 
     private async Task<SizeRun> RunSizeAsync(ScenarioContext context, ByteSize size, Action<string> warn, CancellationToken ct)
     {
@@ -109,6 +109,7 @@ public sealed class EngineScenario : IScenario
 
         PageCache.Drop(warn);
         PeakRss.TryReset();
+        long baselineRss = PeakRss.Current();
         try
         {
             await using var engine = await CacheEngine.OpenAsync(EngineOptionsFor(directory, valueBytes, count), context.LoggerFactory, ct);
@@ -161,7 +162,7 @@ public sealed class EngineScenario : IScenario
                              (ssdResident is null ? "" : $", SSD-resident {ssdResident.MBps:F0} MB/s") +
                              (rawRead is null ? "" : $", raw {rawRead.MBps:F0} MB/s") +
                              (rawSsdSpan is null ? "" : $", raw over the SSD-resident span {rawSsdSpan.MBps:F0} MB/s"));
-            return new SizeRun(write, rawWrite, workingSet, ssdResident, rawRead, rawSsdSpan, PeakRss.Read());
+            return new SizeRun(write, rawWrite, workingSet, ssdResident, rawRead, rawSsdSpan, PeakRss.Read(), baselineRss);
         }
         finally
         {
@@ -311,6 +312,7 @@ public sealed class EngineScenario : IScenario
         .Column("misses", "misses")
         .Column("mismatches", "mismatches")
         .Column("disk_amp", "disk bytes / value bytes")
+        .Column("rss_before_engine_mib", "RSS before engine MiB")
         .Column("peak_rss_mib", "peak RSS MiB")
         .Column("rss_vs_ram", "peak RSS / RAM budget");
 
@@ -333,6 +335,7 @@ public sealed class EngineScenario : IScenario
         write["disk_amp"] = w.Disk.WriteBytes > 0 ? (double)w.Disk.WriteBytes / w.ValueBytes : double.NaN;
         write["peak_rss_mib"] = peakMiB;
         write["rss_vs_ram"] = rssVsRam;
+        write["rss_before_engine_mib"] = run.BaselineRss / (1024.0 * 1024);
         if (run.RawWrite is { } raw)
         {
             write["raw_mbps"] = raw.MBps;

@@ -34,6 +34,13 @@ public sealed partial class ChildProcesses : IAsyncDisposable
         return process;
     }
 
+    /// <summary>CPU time the child processes have used so far (user + system), for CPU cost per byte.</summary>
+    public TimeSpan CpuTime(Process process)
+    {
+        try { process.Refresh(); return process.TotalProcessorTime; }
+        catch (InvalidOperationException) { return TimeSpan.Zero; }
+    }
+
     public async ValueTask DisposeAsync()
     {
         // The mount first (it unmounts), then the node.
