@@ -164,10 +164,16 @@ public sealed class EtcdMembership : IMembership
             },
         }).ConfigureAwait(false);
 
-        var watching = FollowAsync(watch.ResponseStream, ct);
-        var keeping = KeepAliveAsync(keepAlive, ct);
+        using var streams = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        long lease = _leaseId;
+        var watching = FollowAsync(watch.ResponseStream, lease, streams.Token);
+        var keeping = KeepAliveAsync(keepAlive, lease, streams.Token);
         // Whichever ends first (etcd gone, lease lost, watch cancelled) ends the session; the loop starts a new one.
         var first = await Task.WhenAny(watching, keeping).ConfigureAwait(false);
+        // Both streams are stopped before a new session starts, so nothing of this one acts on the next one's state.
+        streams.Cancel();
+        try { await Task.WhenAll(watching, keeping).ConfigureAwait(false); }
+        catch (Exception) when (first.IsFaulted || streams.IsCancellationRequested) { }
         await first.ConfigureAwait(false);
         throw new InvalidOperationException("etcd closed a stream");
     }
@@ -211,7 +217,7 @@ public sealed class EtcdMembership : IMembership
         return stream.ResponseStream.Current.TTL > 0;
     }
 
-    private async Task KeepAliveAsync(AsyncDuplexStreamingCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse> stream, CancellationToken ct)
+    private async Task KeepAliveAsync(AsyncDuplexStreamingCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse> stream, long lease, CancellationToken ct)
     {
         var period = _options.LeaseTtl / _options.KeepAlivesPerTtl;
         using var session = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -221,7 +227,7 @@ public sealed class EtcdMembership : IMembership
             {
                 if (stream.ResponseStream.Current.TTL <= 0)
                 {
-                    _leaseId = 0; // gone: the next session registers again
+                    Interlocked.CompareExchange(ref _leaseId, 0, lease); // gone: the next session registers again
                     throw new InvalidOperationException("etcd says the lease has expired");
                 }
             }
@@ -235,7 +241,7 @@ public sealed class EtcdMembership : IMembership
                 var tick = timer.WaitForNextTickAsync(session.Token).AsTask();
                 if (await Task.WhenAny(tick, reader).ConfigureAwait(false) == reader) await reader.ConfigureAwait(false);
                 await tick.ConfigureAwait(false);
-                await stream.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = _leaseId }).ConfigureAwait(false);
+                await stream.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = lease }).ConfigureAwait(false);
             }
         }
         finally
@@ -244,7 +250,7 @@ public sealed class EtcdMembership : IMembership
         }
     }
 
-    private async Task FollowAsync(IAsyncStreamReader<WatchResponse> responses, CancellationToken ct)
+    private async Task FollowAsync(IAsyncStreamReader<WatchResponse> responses, long lease, CancellationToken ct)
     {
         while (await responses.MoveNext(ct).ConfigureAwait(false))
         {
@@ -255,6 +261,8 @@ public sealed class EtcdMembership : IMembership
             bool selfDeleted = false;
             lock (_gate)
             {
+                // An event read just as the session ended belongs to the old session; the next one lists afresh.
+                if (ct.IsCancellationRequested) return;
                 foreach (var e in r.Events)
                 {
                     var id = e.Kv.Key.ToStringUtf8()[MembersPrefix.Length..];
@@ -273,7 +281,7 @@ public sealed class EtcdMembership : IMembership
             if (selfDeleted)
             {
                 // The lease expired (this node was paused or cut off) or someone removed the record.
-                _leaseId = 0;
+                Interlocked.CompareExchange(ref _leaseId, 0, lease);
                 throw new InvalidOperationException("this node's member record was deleted");
             }
         }

@@ -1,14 +1,16 @@
 using System.Net;
+using CheckpointCache.Engine;
 
 namespace CheckpointCache.Cluster.Options;
 
 /// <summary>Checks cluster settings before anything starts, so a bad one stops the node with a message naming it.</summary>
 public static class ClusterOptionsValidation
 {
-    /// <param name="storeNames">Engine stores that exist.</param>
+    /// <param name="stores">Engine stores that exist, with their kind.</param>
     /// <param name="tlsConfigured">Whether the node has a TLS certificate for its listeners.</param>
-    public static IReadOnlyList<string> Check(ClusterOptions cluster, IReadOnlyCollection<string> storeNames, bool tlsConfigured, string nodeId)
+    public static IReadOnlyList<string> Check(ClusterOptions cluster, IReadOnlyDictionary<string, NamespaceKind> stores, bool tlsConfigured, string nodeId)
     {
+        var storeNames = stores.Keys.ToList();
         var errors = new List<string>();
         if (!cluster.Enabled) return errors;
         if (string.IsNullOrWhiteSpace(nodeId) || nodeId.Contains('/'))
@@ -28,8 +30,12 @@ public static class ClusterOptionsValidation
         }
         foreach (var (store, placement) in cluster.Stores)
         {
-            if (!storeNames.Contains(store))
+            if (!stores.TryGetValue(store, out var kind))
                 errors.Add($"Cluster:Stores names store '{store}', which is not configured under Engine:Namespaces ({string.Join(", ", storeNames)})");
+            else if (kind == NamespaceKind.Files && placement.IsHashed)
+                // The files API keeps a file's metadata and blocks together on the node that wrote them; spreading
+                // them key by key would leave each node with pieces of files. Replicated checkpoints use a kv store.
+                errors.Add($"Cluster:Stores:{store}: hashed placement is not supported for a store of kind files yet; use a store of kind kv with Evictable false for replicated checkpoint data");
             if (placement.Replicas < 1)
                 errors.Add($"Cluster:Stores:{store}:Replicas ({placement.Replicas}) must be at least 1");
             if (placement.Placement == PlacementKind.Local && placement.Replicas != 1)

@@ -81,7 +81,7 @@ public sealed class NodeApplication : IAsyncDisposable
         var bootLogger = bootLoggerFactory.CreateLogger("CheckpointCache.Node");
         var nodeId = string.IsNullOrWhiteSpace(nodeOptions.NodeId) ? Environment.MachineName : nodeOptions.NodeId;
         var errors = OptionsValidation.Check(nodeOptions, limits, engineOptions, socketPath ?? "")
-            .Concat(ClusterOptionsValidation.Check(clusterOptions, engineOptions.EffectiveNamespaces().Keys.ToList(), nodeOptions.Tls.IsConfigured, nodeId)).ToList();
+            .Concat(ClusterOptionsValidation.Check(clusterOptions, engineOptions.EffectiveNamespaces().ToDictionary(n => n.Key, n => n.Value.Kind), nodeOptions.Tls.IsConfigured, nodeId)).ToList();
         if (errors.Count > 0)
         {
             foreach (var error in errors) bootLogger.LogError("Configuration error: {Error}", error);

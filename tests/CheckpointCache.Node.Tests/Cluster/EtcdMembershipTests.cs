@@ -12,8 +12,9 @@ public sealed class EtcdMembershipTests
     {
         Endpoints = etcd.ClientUrl,
         Prefix = prefix,
-        LeaseTtl = TimeSpan.FromSeconds(2),
-        KeepAlivesPerTtl = 4,
+        // A TTL with room for a starved test machine; keep-alives every second so the steady window is short.
+        LeaseTtl = TimeSpan.FromSeconds(8),
+        KeepAlivesPerTtl = 8,
         ListPageSize = 2, // three members take two pages: the listing is paged
     };
 

@@ -7,7 +7,7 @@ namespace CheckpointCache.Node.Tests.Cluster;
 
 /// <summary>
 /// Several node processes on loopback around one real etcd. Store "ckpt" is hashed with 2 replicas; "kv" stays
-/// local. Leases are short (3 s) so failures are noticed quickly; nothing asserts on time.
+/// local. Leases are short (5 s) so failures are noticed quickly; nothing asserts on time.
 /// </summary>
 public sealed class TestCluster : IDisposable
 {
@@ -66,7 +66,7 @@ public sealed class TestCluster : IDisposable
         s["Cluster:Membership"] = "Etcd";
         s["Cluster:Etcd:Endpoints"] = Etcd.ClientUrl;
         s["Cluster:Etcd:Prefix"] = _prefix;
-        s["Cluster:Etcd:LeaseTtl"] = "00:00:03";
+        s["Cluster:Etcd:LeaseTtl"] = "00:00:05"; // short, so failures are seen soon; long enough for a starved test machine
         s["Cluster:Etcd:MaxBackoff"] = "00:00:01";
         s["Cluster:PeerPort"] = "0";
         s["Cluster:PeerToken"] = Token;

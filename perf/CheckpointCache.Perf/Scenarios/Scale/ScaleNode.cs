@@ -43,7 +43,8 @@ internal sealed class ScaleNode : IAsyncDisposable
             {
                 ["ckpt"] = new NamespaceOptions
                 {
-                    Kind = NamespaceKind.Files,
+                    Kind = NamespaceKind.Kv,
+                    Evictable = false,
                     PageBytes = new ByteSize(8 * ByteSize.KiB),
                     RamBytes = new ByteSize(32 * ByteSize.KiB),
                     SegmentBytes = new ByteSize(64 * ByteSize.KiB),
