@@ -29,6 +29,9 @@ public sealed class ConcurrencyAndRecoveryTests : IDisposable
         aBytes.CopyTo(expected, 0);
         Assert.Equal(expected, await files.ReadFileAsync("/shared"));
         Assert.Equal(0, files.Tree.OpenSessionCount);
+        // A restart drains the block reaper first: blocks B's commit retired but A's brought back must not be deleted.
+        await files.RestartAsync();
+        Assert.Equal(expected, await files.ReadFileAsync("/shared"));
     }
 
     [Fact]

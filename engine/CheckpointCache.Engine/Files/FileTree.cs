@@ -576,6 +576,8 @@ public sealed class FileTree : IAsyncDisposable
                 Array.Copy(old, blocks, Math.Min(old.Length, count));
                 foreach (var (index, version) in r.Changes)
                     if (index < count) blocks[index] = version;
+                // A writer that opened before an earlier commit publishes blocks that commit retired: they live again.
+                file.Garbage.RemoveAll(g => g.Index < count && blocks[g.Index] == g.Version);
                 for (long i = 0; i < old.Length; i++)
                     if (old[i] != 0 && (i >= count || blocks[i] != old[i])) file.Garbage.Add((i, old[i]));
                 file.Blocks = blocks;
