@@ -24,6 +24,12 @@ public sealed class NamespaceOptions
     /// <summary>Copy SSD hits back to the RAM tier (rewrites the value at the log tail). Null means: true for kv.</summary>
     public bool? PromoteOnHit { get; set; }
 
+    /// <summary>
+    /// SSD hits of a value (recent enough to be remembered) before it is promoted: 2 promotes on the second read,
+    /// so a value read once stays where it is; 1 promotes every SSD hit.
+    /// </summary>
+    public int PromoteAfterHits { get; set; } = 2;
+
     /// <summary>Largest payload kept in one record; bigger values become chunks plus a manifest.</summary>
     public ByteSize ChunkBytes { get; set; } = new(8 * ByteSize.MiB - ByteSize.KiB);
 

@@ -27,6 +27,18 @@ internal sealed class CacheNamespace : ICacheNamespace
     internal CapacityGuard Capacity { get; }
     internal NamespaceCounters Counters { get; } = new();
     internal PinTable Pins { get; } = new();
+    private readonly PromotionFilter _recentSsdHits = new(1 << 16);
+
+    /// <summary>Whether a read of this key should promote a disk hit: the policy allows it and (by default) this is its second recent SSD hit.</summary>
+    private bool ShouldPromote(byte[] userKey)
+        => Store.Policy.IsPromoteOnHit && (Store.Policy.PromoteAfterHits <= 1 || _recentSsdHits.Contains(userKey));
+
+    private void NoteRead(byte[] userKey, Tier tier, bool promoted)
+    {
+        if (!Store.Policy.IsPromoteOnHit || tier != Tier.Ssd) return;
+        if (promoted) _recentSsdHits.Forget(userKey);
+        else _recentSsdHits.Remember(userKey);
+    }
 
     public string Name => Store.Name;
     public NamespaceKind Kind => Store.Policy.Kind;
@@ -87,11 +99,13 @@ internal sealed class CacheNamespace : ICacheNamespace
     {
         var userKey = ValidateKey(key);
         cancellationToken.ThrowIfCancellationRequested();
-        var (found, output, tier) = await ReadRootAsync(userKey, headerOnly: false).ConfigureAwait(false);
+        bool promote = ShouldPromote(userKey);
+        var (found, output, tier) = await ReadRootAsync(userKey, headerOnly: false, promote).ConfigureAwait(false);
         if (!found) { Counters.Miss(); return null; }
         if (output.Type == RecordType.Inline)
         {
             Counters.Hit(tier, output.PayloadLength);
+            NoteRead(userKey, tier, promote);
             return new CacheValue(output.Owned!, output.PayloadLength, tier);
         }
         var manifest = output.Manifest;
@@ -106,7 +120,7 @@ internal sealed class CacheNamespace : ICacheNamespace
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     var slice = buffer.Memory.Slice((int)((long)i * manifest.ChunkLength), LengthOf(manifest, i));
-                    var chunkTier = await ReadChunkIntoAsync(userKey, manifest, i, slice).ConfigureAwait(false);
+                    var chunkTier = await ReadChunkIntoAsync(userKey, manifest, i, slice, promote).ConfigureAwait(false);
                     if (chunkTier == Tier.Ssd) Volatile.Write(ref worst, (int)Tier.Ssd);
                 }
             }
@@ -115,6 +129,7 @@ internal sealed class CacheNamespace : ICacheNamespace
             await Task.WhenAll(workers).ConfigureAwait(false);
             var valueTier = tier == Tier.Ssd ? Tier.Ssd : (Tier)worst;
             Counters.Hit(valueTier, manifest.Length);
+            NoteRead(userKey, valueTier, promote);
             return new CacheValue(buffer, (int)manifest.Length, valueTier);
         }
         catch (ChunkMissingException)
@@ -134,13 +149,13 @@ internal sealed class CacheNamespace : ICacheNamespace
         => (int)Math.Min(manifest.ChunkLength, manifest.Length - (long)index * manifest.ChunkLength);
 
     /// <summary>Reads and verifies a root record; corrupt or dangling roots are removed and read as absent.</summary>
-    private async ValueTask<(bool Found, RecordOutput Output, Tier Tier)> ReadRootAsync(byte[] userKey, bool headerOnly)
+    private async ValueTask<(bool Found, RecordOutput Output, Tier Tier)> ReadRootAsync(byte[] userKey, bool headerOnly, bool promote = false)
     {
         var rootKey = RecordKey.Root(userKey);
         (bool found, RecordOutput output, Tier tier) result;
         try
         {
-            result = await Store.ReadAsync(rootKey, new RecordInput { HeaderOnly = headerOnly }).ConfigureAwait(false);
+            result = await Store.ReadAsync(rootKey, new RecordInput { HeaderOnly = headerOnly, Promote = promote }).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -165,7 +180,7 @@ internal sealed class CacheNamespace : ICacheNamespace
         return (true, output, tier);
     }
 
-    internal async ValueTask<Tier> ReadChunkIntoAsync(byte[] userKey, Manifest manifest, int index, Memory<byte> destination)
+    internal async ValueTask<Tier> ReadChunkIntoAsync(byte[] userKey, Manifest manifest, int index, Memory<byte> destination, bool promote = false)
     {
         var chunkKey = RecordKey.Chunk(userKey, manifest.Generation, index);
         bool found;
@@ -179,7 +194,7 @@ internal sealed class CacheNamespace : ICacheNamespace
                 unsafe
                 {
                     // The destination stays pinned until the read (possibly a disk read) has completed.
-                    pending = Store.ReadAsync(chunkKey, new RecordInput { Destination = (byte*)pin.Pointer, Capacity = destination.Length });
+                    pending = Store.ReadAsync(chunkKey, new RecordInput { Destination = (byte*)pin.Pointer, Capacity = destination.Length, Promote = promote });
                 }
                 (found, output, tier) = await pending.ConfigureAwait(false);
             }
@@ -203,15 +218,18 @@ internal sealed class CacheNamespace : ICacheNamespace
     {
         var userKey = ValidateKey(key);
         cancellationToken.ThrowIfCancellationRequested();
-        var (found, output, tier) = await ReadRootAsync(userKey, headerOnly: false).ConfigureAwait(false);
+        bool promote = ShouldPromote(userKey);
+        var (found, output, tier) = await ReadRootAsync(userKey, headerOnly: false, promote).ConfigureAwait(false);
         if (!found) { Counters.Miss(); return null; }
+        // The chunks are read later, by the caller; the root's (or first chunk's) tier decides what is remembered.
+        NoteRead(userKey, tier, promote);
         if (output.Type == RecordType.Inline)
         {
             Counters.Hit(tier, output.PayloadLength);
             return ObjectReader.ForInline(this, userKey, output.Owned!, tier);
         }
         Counters.Hit(tier, output.Manifest.Length);
-        return ObjectReader.ForManifest(this, userKey, output.Manifest, tier);
+        return ObjectReader.ForManifest(this, userKey, output.Manifest, tier, promote);
     }
 
     public async ValueTask<Tier> ExistsAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken = default)

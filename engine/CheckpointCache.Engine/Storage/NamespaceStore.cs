@@ -192,7 +192,7 @@ internal sealed class NamespaceStore : IDisposable
     /// <summary>Reads a record; Found is false when the key is absent or below the begin address.</summary>
     public async ValueTask<(bool Found, RecordOutput Output, Tier Tier)> ReadAsync(ReadOnlyMemory<byte> key, RecordInput input)
     {
-        var pool = input.HeaderOnly ? _lookupSessions : _sessions;
+        var pool = input.HeaderOnly || !input.Promote ? _lookupSessions : _sessions;
         var session = pool.Rent();
         try
         {

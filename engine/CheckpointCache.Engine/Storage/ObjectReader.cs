@@ -7,9 +7,11 @@ internal sealed class ObjectReader : IObjectReader
     private readonly byte[] _userKey;
     private readonly Manifest _manifest;
     private PooledBuffer? _inline;
+    private readonly bool _promote;
 
-    private ObjectReader(CacheNamespace ns, byte[] userKey, Manifest manifest, PooledBuffer? inline, Tier tier)
+    private ObjectReader(CacheNamespace ns, byte[] userKey, Manifest manifest, PooledBuffer? inline, Tier tier, bool promote = false)
     {
+        _promote = promote;
         _ns = ns;
         _userKey = userKey;
         _manifest = manifest;
@@ -20,8 +22,8 @@ internal sealed class ObjectReader : IObjectReader
     public static ObjectReader ForInline(CacheNamespace ns, byte[] userKey, PooledBuffer value, Tier tier)
         => new(ns, userKey, new Manifest(value.Length, Math.Max(1, value.Length), value.Length == 0 ? 0 : 1, 0, 0, 0), value, tier);
 
-    public static ObjectReader ForManifest(CacheNamespace ns, byte[] userKey, Manifest manifest, Tier tier)
-        => new(ns, userKey, manifest, null, tier);
+    public static ObjectReader ForManifest(CacheNamespace ns, byte[] userKey, Manifest manifest, Tier tier, bool promote)
+        => new(ns, userKey, manifest, null, tier, promote);
 
     public long Length => _manifest.Length;
     public int ChunkCount => _manifest.ChunkCount;
@@ -41,7 +43,7 @@ internal sealed class ObjectReader : IObjectReader
             _inline.GetSpan().CopyTo(destination.Span);
             return length;
         }
-        await _ns.ReadChunkIntoAsync(_userKey, _manifest, index, destination[..length]).ConfigureAwait(false);
+        await _ns.ReadChunkIntoAsync(_userKey, _manifest, index, destination[..length], _promote).ConfigureAwait(false);
         return length;
     }
 

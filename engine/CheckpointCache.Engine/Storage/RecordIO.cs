@@ -8,6 +8,8 @@ internal unsafe struct RecordInput
     public int Capacity;
     /// <summary>Parse and verify, but copy nothing.</summary>
     public bool HeaderOnly;
+    /// <summary>A disk hit is copied to the log's tail (the RAM tier); ignored for header-only reads.</summary>
+    public bool Promote;
 }
 
 /// <summary>How a read ended inside the callbacks.</summary>
