@@ -121,35 +121,76 @@ internal sealed class CapacityGuard
             if (Projected(incoming) <= LogLimit) return true;
             // Known garbage smaller than the shortfall cannot make room; the log is not rescanned for it.
             if (!_garbageUnknown && Interlocked.Read(ref _garbageBytes) < Projected(incoming) - LogLimit) return false;
-            long passEnd = _store.TailAddress;
-            long startBegin = _store.BeginAddress, copiedTotal = 0;
-            while (Projected(incoming) + _store.SegmentBytes > LogLimit && MayHaveGarbage)
-            {
-                long begin = _store.BeginAddress;
-                long until = Math.Min(SegmentStart(begin) + _store.SegmentBytes, _store.SafeReadOnlyAddress);
-                if (until <= begin || begin >= passEnd) break;
-                long tailBefore = _store.TailAddress;
-                // Compaction reads the old segment with blocking device reads.
-                await Task.Run(() => _store.Compact(until), cancellationToken).ConfigureAwait(false);
-                await _checkpoints.CommitAsync(cancellationToken).ConfigureAwait(false);
-                long copied = Math.Max(0, _store.TailAddress - tailBefore);
-                long freed = Math.Max(0, _store.BeginAddress - begin - copied);
-                copiedTotal += copied;
-                Interlocked.Add(ref _garbageBytes, -freed);
-                _counters.Compacted(_store.BeginAddress - begin, freed);
-            }
-            // A pass that ends short of the room leaves no known garbage: do not rescan the log for every write.
-            _garbageUnknown = false;
-            if (_store.BeginAddress >= passEnd || Projected(incoming) > LogLimit || Interlocked.Read(ref _garbageBytes) < 0)
-                Interlocked.Exchange(ref _garbageBytes, 0);
-            _logger.LogInformation("Compacted {Namespace}: begin {OldBegin} -> {NewBegin}, {Copied} live bytes moved to the tail, {Used} bytes now in use",
-                _store.Name, startBegin, _store.BeginAddress, copiedTotal, Projected(0));
+            await CompactLockedAsync(incoming, LogLimit - _store.SegmentBytes, int.MaxValue, cancellationToken).ConfigureAwait(false);
             return Projected(incoming) <= LogLimit;
         }
         finally
         {
             _evictGate.Release();
         }
+    }
+
+    /// <summary>
+    /// Whether a pinned namespace should compact ahead of need: its log is past three quarters of the limit and at
+    /// least a segment of garbage is known, so the next writer that fills it does not wait for a compaction.
+    /// </summary>
+    public bool WantsBackgroundCompaction
+        => !_store.Policy.IsEvictable && Projected(0) > LogLimit / 4 * 3 && Interlocked.Read(ref _garbageBytes) >= _store.SegmentBytes;
+
+    /// <summary>Compacts a few segments towards half the limit; called by the engine's maintenance loop.</summary>
+    public async ValueTask CompactInBackgroundAsync(int maxSegments, CancellationToken cancellationToken)
+    {
+        await _evictGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (WantsBackgroundCompaction) await CompactLockedAsync(0, LogLimit / 2, maxSegments, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _evictGate.Release();
+        }
+    }
+
+    // Log bytes compacted since the garbage estimate was last found wanting: a whole log's worth without using it
+    // up means the estimate was wrong (garbage counted twice, or already gone), so it is dropped.
+    private long _compactedSinceReset;
+
+    private async ValueTask CompactLockedAsync(long incoming, long target, int maxSegments, CancellationToken cancellationToken)
+    {
+        long passEnd = _store.TailAddress;
+        long startBegin = _store.BeginAddress, copiedTotal = 0;
+        bool cutShort = false;
+        for (int segments = 0; Projected(incoming) > target && MayHaveGarbage; segments++)
+        {
+            if (segments == maxSegments) { cutShort = true; break; }
+            long begin = _store.BeginAddress;
+            long until = Math.Min(SegmentStart(begin) + _store.SegmentBytes, _store.SafeReadOnlyAddress);
+            if (until <= begin || begin >= passEnd) break;
+            long tailBefore = _store.TailAddress;
+            // Compaction reads the old segment with blocking device reads.
+            await Task.Run(() => _store.Compact(until), cancellationToken).ConfigureAwait(false);
+            await _checkpoints.CommitAsync(cancellationToken).ConfigureAwait(false);
+            long copied = Math.Max(0, _store.TailAddress - tailBefore);
+            long freed = Math.Max(0, _store.BeginAddress - begin - copied);
+            copiedTotal += copied;
+            Interlocked.Add(ref _garbageBytes, -freed);
+            _counters.Compacted(_store.BeginAddress - begin, freed);
+            if ((_compactedSinceReset += _store.BeginAddress - begin) > _store.TailAddress - _store.BeginAddress)
+            {
+                Interlocked.Exchange(ref _garbageBytes, 0);
+                _compactedSinceReset = 0;
+            }
+        }
+        if (!cutShort) _garbageUnknown = false;
+        // A pass that ends short of the room leaves no known garbage: do not rescan the log for every write.
+        if (_store.BeginAddress >= passEnd || Projected(incoming) > LogLimit || Interlocked.Read(ref _garbageBytes) < 0)
+        {
+            Interlocked.Exchange(ref _garbageBytes, 0);
+            _compactedSinceReset = 0;
+        }
+        if (_store.BeginAddress != startBegin)
+            _logger.LogInformation("Compacted {Namespace}: begin {OldBegin} -> {NewBegin}, {Copied} live bytes moved to the tail, {Used} bytes now in use",
+                _store.Name, startBegin, _store.BeginAddress, copiedTotal, Projected(0));
     }
 
     internal void Release(long bytes) => Interlocked.Add(ref _reserved, -bytes);
