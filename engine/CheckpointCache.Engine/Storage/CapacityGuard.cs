@@ -53,7 +53,6 @@ internal sealed class CapacityGuard
                 if (Projected(0) <= LogLimit) return new Reservation(this, bytes);
                 Interlocked.Add(ref _reserved, -bytes);
             }
-            if (!_store.Policy.IsEvictable && attempt < 8 && await CompactAsync(bytes, cancellationToken).ConfigureAwait(false)) continue;
             if (!_store.Policy.IsEvictable || attempt >= 8)
             {
                 _counters.OutOfSpace();
@@ -90,107 +89,6 @@ internal sealed class CapacityGuard
         {
             _evictGate.Release();
         }
-    }
-
-    // Bytes of records deleted or replaced since the last compaction (an estimate: FASTER keeps no such count).
-    // Unknown after a restart, so the first compaction of a run may look at the whole log once.
-    private long _garbageBytes;
-    private volatile bool _garbageUnknown = true;
-
-    /// <summary>Notes that records of about this many bytes became garbage (deleted or replaced).</summary>
-    public void NoteGarbage(long bytes)
-    {
-        if (!_store.Policy.IsEvictable && bytes > 0) Interlocked.Add(ref _garbageBytes, bytes);
-    }
-
-    public long GarbageBytesEstimate => Math.Max(0, Interlocked.Read(ref _garbageBytes));
-
-    private bool MayHaveGarbage => _garbageUnknown || Interlocked.Read(ref _garbageBytes) > 0;
-
-    /// <summary>
-    /// Makes room in a pinned namespace by compacting its oldest segments, one at a time: live records move to the
-    /// tail (at most one segment past the budget, which <see cref="LogLimit"/> leaves as slack), the begin address
-    /// moves past the segment, and a checkpoint deletes its file. Stops when the write fits with a segment to spare,
-    /// when the garbage known to exist has been reclaimed, or after one pass over the log. Returns whether it fits.
-    /// </summary>
-    public async ValueTask<bool> CompactAsync(long incoming, CancellationToken cancellationToken)
-    {
-        await _evictGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (Projected(incoming) <= LogLimit) return true;
-            // Known garbage smaller than the shortfall cannot make room; the log is not rescanned for it.
-            if (!_garbageUnknown && Interlocked.Read(ref _garbageBytes) < Projected(incoming) - LogLimit) return false;
-            await CompactLockedAsync(incoming, LogLimit - _store.SegmentBytes, int.MaxValue, cancellationToken).ConfigureAwait(false);
-            return Projected(incoming) <= LogLimit;
-        }
-        finally
-        {
-            _evictGate.Release();
-        }
-    }
-
-    /// <summary>
-    /// Whether a pinned namespace should compact ahead of need: its log is past three quarters of the limit and at
-    /// least a segment of garbage is known, so the next writer that fills it does not wait for a compaction.
-    /// </summary>
-    public bool WantsBackgroundCompaction
-        => !_store.Policy.IsEvictable && Projected(0) > LogLimit / 4 * 3 && Interlocked.Read(ref _garbageBytes) >= _store.SegmentBytes;
-
-    /// <summary>Compacts a few segments towards half the limit; called by the engine's maintenance loop.</summary>
-    public async ValueTask CompactInBackgroundAsync(int maxSegments, CancellationToken cancellationToken)
-    {
-        await _evictGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (WantsBackgroundCompaction) await CompactLockedAsync(0, LogLimit / 2, maxSegments, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _evictGate.Release();
-        }
-    }
-
-    // Log bytes compacted since the garbage estimate was last found wanting: a whole log's worth without using it
-    // up means the estimate was wrong (garbage counted twice, or already gone), so it is dropped.
-    private long _compactedSinceReset;
-
-    private async ValueTask CompactLockedAsync(long incoming, long target, int maxSegments, CancellationToken cancellationToken)
-    {
-        long passEnd = _store.TailAddress;
-        long startBegin = _store.BeginAddress, copiedTotal = 0;
-        bool cutShort = false;
-        for (int segments = 0; Projected(incoming) > target && MayHaveGarbage; segments++)
-        {
-            if (segments == maxSegments) { cutShort = true; break; }
-            long begin = _store.BeginAddress;
-            long until = Math.Min(SegmentStart(begin) + _store.SegmentBytes, _store.SafeReadOnlyAddress);
-            if (until <= begin || begin >= passEnd) break;
-            long tailBefore = _store.TailAddress;
-            // Compaction reads the old segment with blocking device reads.
-            await Task.Run(() => _store.Compact(until), cancellationToken).ConfigureAwait(false);
-            await _checkpoints.CommitAsync(cancellationToken).ConfigureAwait(false);
-            long copied = Math.Max(0, _store.TailAddress - tailBefore);
-            long freed = Math.Max(0, _store.BeginAddress - begin - copied);
-            copiedTotal += copied;
-            Interlocked.Add(ref _garbageBytes, -freed);
-            _counters.Compacted(_store.BeginAddress - begin, freed);
-            if ((_compactedSinceReset += _store.BeginAddress - begin) > _store.TailAddress - _store.BeginAddress)
-            {
-                Interlocked.Exchange(ref _garbageBytes, 0);
-                _compactedSinceReset = 0;
-            }
-        }
-        if (!cutShort) _garbageUnknown = false;
-        // A pass that ends short of the room leaves no known garbage: do not rescan the log for every write.
-        if (_store.BeginAddress >= passEnd || Projected(incoming) > LogLimit || Interlocked.Read(ref _garbageBytes) < 0)
-        {
-            Interlocked.Exchange(ref _garbageBytes, 0);
-            _compactedSinceReset = 0;
-        }
-        if (_store.BeginAddress != startBegin)
-            _logger.LogInformation("Compacted {Namespace}: begin {OldBegin} -> {NewBegin}, {Copied} live bytes moved to the tail, {Used} bytes now in use",
-                _store.Name, startBegin, _store.BeginAddress, copiedTotal, Projected(0));
     }
 
     internal void Release(long bytes) => Interlocked.Add(ref _reserved, -bytes);

@@ -115,9 +115,6 @@ internal sealed class Engine : ICacheEngine
                     {
                         if (ns.Store.Policy.IsEvictable && ns.Capacity.Projected(0) > ns.Capacity.LogLimit)
                             await ns.Capacity.EvictAsync(0, _stop.Token).ConfigureAwait(false);
-                        // A few segments per period, so one namespace's compaction does not hold up the others' upkeep.
-                        if (ns.Capacity.WantsBackgroundCompaction)
-                            await ns.Capacity.CompactInBackgroundAsync(maxSegments: 4, _stop.Token).ConfigureAwait(false);
                         if (checkpointDue) await ns.Checkpoints.CheckpointIfChangedAsync(_stop.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (_stop.IsCancellationRequested)
