@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3 python3-grpcio python3-protobuf protobuf-compiler-grpc libxxhash0 python3-numpy fuse3 libfuse3-3 fio rsync etcd-server etcd-client)
+APT_PACKAGES=(python3 python3-grpcio python3-protobuf protobuf-compiler-grpc libxxhash0 python3-numpy fuse3 libfuse3-3 fio rsync etcd-server etcd-client systemd nodejs npm)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
