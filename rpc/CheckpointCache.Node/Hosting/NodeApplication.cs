@@ -344,6 +344,7 @@ public sealed partial class NodeApplication : IAsyncDisposable
         app.MapGrpcService<FilesService>();
         app.MapGrpcHealthChecksService();
         app.MapNodeLifecycle();
+        StoreTrafficMetrics.Register(app.Services.GetRequiredService<NodeMetrics>(), app.Services.GetRequiredService<ICacheEngine>());
         app.MapGrpcReflectionService();
         app.MapMetrics(node.MetricsPath, app.Services.GetRequiredService<NodeMetrics>().Registry);
         app.MapGet("/", () => Results.Text(
