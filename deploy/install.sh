@@ -40,7 +40,7 @@ if [ -z "$PUBLISHED" ]; then
   PUBLISHED="$(mktemp -d)"
   trap 'rm -rf "$PUBLISHED"' EXIT
   extra=()
-  [ "$SELF_CONTAINED" = 1 ] && extra=(-r linux-x64 --self-contained true)
+  if [ "$SELF_CONTAINED" = 1 ]; then extra=(-r linux-x64 --self-contained true); fi
   # Both into one folder: they share the framework and the client library.
   dotnet publish "$repo/rpc/CheckpointCache.Node" -c Release -o "$PUBLISHED" "${extra[@]}"
   dotnet publish "$repo/rpc/CheckpointCache.Mount" -c Release -o "$PUBLISHED" "${extra[@]}"
@@ -87,7 +87,7 @@ if [ "$SYSTEM" = 1 ]; then
   chmod 0750 "$root$DATA"
   # The mount runs as checkpointcache and lets the training jobs' users in (Mount:AllowOther).
   if [ -f "$root/etc/fuse.conf" ] && ! grep -q '^user_allow_other' "$root/etc/fuse.conf"; then echo user_allow_other >> "$root/etc/fuse.conf"; fi
-  command -v systemctl >/dev/null && [ -z "$root" ] && systemctl daemon-reload
+  if [ -z "$root" ] && command -v systemctl >/dev/null; then systemctl daemon-reload; fi
 fi
 
 echo "installed $version at $root$release ($root$PREFIX/current)"
