@@ -54,6 +54,8 @@ release="$PREFIX/releases/$version"
 install -d "$root$PREFIX/releases"
 rm -rf "$root$release"
 cp -a "$PUBLISHED" "$root$release"
+# Readable by the service user whatever the publish folder's mode was (mktemp makes it 0700).
+chmod -R u=rwX,go=rX "$root$release"
 # The node reads appsettings.json beside its binary: point it at the one in /etc.
 ln -sfn "$ETC/appsettings.json" "$root$release/appsettings.json"
 ln -sfn "releases/$version" "$root$PREFIX/current.new"

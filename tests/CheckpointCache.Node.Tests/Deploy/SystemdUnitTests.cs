@@ -23,6 +23,11 @@ public sealed partial class SystemdUnitTests
 
         // The install laid out what the units name.
         Assert.True(File.Exists(root.Of("opt/checkpointcache/current/checkpointcache")));
+        // The service user (not the installer) runs it.
+        if (OperatingSystem.IsWindows()) return;
+        var release = Assert.Single(Directory.GetDirectories(root.Of("opt/checkpointcache/releases")));
+        var mode = File.GetUnixFileMode(release);
+        Assert.True(mode.HasFlag(UnixFileMode.OtherRead | UnixFileMode.OtherExecute), $"the release folder is {mode}");
         Assert.True(File.Exists(root.Of("etc/checkpointcache/appsettings.json")));
         Assert.True(Directory.Exists(root.Of("var/lib/checkpointcache")));
         Assert.True(Directory.Exists(root.Of("mnt/checkpoints")));
@@ -77,6 +82,8 @@ public sealed partial class SystemdUnitTests
             var published = root.Of("_published");
             Shell.Executable(Path.Combine(published, "checkpointcache"));
             Shell.Executable(Path.Combine(published, "checkpointcache-mount"));
+            // As a publish into a mktemp folder leaves it: the install must still make it readable to the service user.
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(published, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             var install = await Shell.RunAsync("bash", [RepoPaths.Of("deploy", "install.sh"), "--published", published, "--no-system"],
                 new Dictionary<string, string> { ["DESTDIR"] = root.Path });
             Assert.True(install.ExitCode == 0, "install.sh failed:\n" + install.Output);
