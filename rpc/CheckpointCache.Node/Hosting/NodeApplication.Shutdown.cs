@@ -10,8 +10,11 @@ namespace CheckpointCache.Node.Hosting;
 /// <summary>The SIGTERM path: drain with the listeners still up, then stop, all within Node:ShutdownTimeout.</summary>
 public sealed partial class NodeApplication
 {
-    /// <summary>Share of Node:ShutdownTimeout the drain may use; the rest is for closing listeners and the final commit.</summary>
+    /// <summary>Share of Node:ShutdownTimeout the drain may use; the rest is for closing listeners (at most
+    /// <see cref="StopShare"/>, the host's own stop timeout) and the final commit.</summary>
     private const double DrainShare = 0.75;
+
+    internal const double StopShare = 0.2;
 
     /// <summary>
     /// Runs until SIGTERM or Ctrl+C (or <paramref name="cancellationToken"/>), then drains, stops and disposes the
@@ -37,7 +40,7 @@ public sealed partial class NodeApplication
         DrainResult? drain = null;
         try
         {
-            drain = await lifecycle.DrainAsync("shutdown").WaitAsync(timeout * DrainShare).ConfigureAwait(false);
+            drain = await lifecycle.DrainAsync("shutdown", timeout * DrainShare).WaitAsync(timeout * DrainShare).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {

@@ -317,8 +317,8 @@ public sealed partial class NodeApplication : IAsyncDisposable
         var health = services.AddGrpcHealthChecks().AddCheck("engine", () =>
             engine.Namespaces.Count > 0 ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("no store is open"));
         services.AddNodeLifecycle(health, node.ShutdownTimeout);
-        // Bounds the listeners' graceful stop; RunUntilStoppedAsync bounds the whole shutdown by the same setting.
-        services.Configure<HostOptions>(o => o.ShutdownTimeout = node.ShutdownTimeout);
+        // Bounds the listeners' graceful stop to what a SIGTERM leaves after the drain (RunUntilStoppedAsync).
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = node.ShutdownTimeout * StopShare);
     }
 
     private static void MapEndpoints(WebApplication app, NodeOptions node, BoundListeners listeners, ClusterNode cluster)

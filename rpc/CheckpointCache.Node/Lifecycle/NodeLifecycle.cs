@@ -51,43 +51,56 @@ public sealed class NodeLifecycle(ICacheEngine engine, ClusterNode cluster, IEnu
 
     public void EndWrite() => Interlocked.Decrement(ref _writesInFlight);
 
-    /// <summary>Starts the drain, or joins the one under way; each step is bounded by Node:ShutdownTimeout from the start.</summary>
-    public Task<DrainResult> DrainAsync(string reason)
+    /// <summary>
+    /// Starts the drain, or joins the one under way. The steps share <paramref name="budget"/> (Node:ShutdownTimeout
+    /// when not given): waiting for writes may use 40% of it, leaving and the hand-off up to 70%, the writeback flush
+    /// up to 85%, and the commit the rest, so a write that never ends cannot keep the others from being committed.
+    /// </summary>
+    public Task<DrainResult> DrainAsync(string reason, TimeSpan? budget = null)
     {
         lock (_gate)
         {
             if (_drain is not null) return _drain;
             Interlocked.Exchange(ref _drainStarted, Stopwatch.GetTimestamp());
             Interlocked.Exchange(ref _state, (int)LifecycleState.Draining);
-            _drain = Task.Run(() => RunAsync(reason));
+            var total = budget ?? timeout;
+            _drain = Task.Run(() => RunAsync(reason, total));
             return _drain;
         }
     }
 
-    private async Task<DrainResult> RunAsync(string reason)
+    private async Task<DrainResult> RunAsync(string reason, TimeSpan budget)
     {
         var started = Stopwatch.GetTimestamp();
-        using var deadline = new CancellationTokenSource(timeout);
-        var ct = deadline.Token;
+        // Each step's deadline counts from the start of the drain.
+        CancellationTokenSource Until(double share)
+        {
+            var left = budget * share - Stopwatch.GetElapsedTime(started);
+            return new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+        }
         var notes = new List<string>();
         long waited = WritesInFlight;
         logger.LogInformation("Draining ({Reason}): new writes are refused, {Writes} writes in flight, reads still served", reason, waited);
 
         // 1. Writes in flight finish; new ones are already refused by the interceptor.
-        while (WritesInFlight > 0 && !ct.IsCancellationRequested)
+        using (var writes = Until(0.40))
         {
-            try { await Task.Delay(20, ct).ConfigureAwait(false); } catch (OperationCanceledException) { }
+            while (WritesInFlight > 0 && !writes.IsCancellationRequested)
+            {
+                try { await Task.Delay(20, writes.Token).ConfigureAwait(false); } catch (OperationCanceledException) { }
+            }
         }
-        if (WritesInFlight > 0) notes.Add($"{WritesInFlight} writes still in flight when Node:ShutdownTimeout ({timeout}) passed");
+        if (WritesInFlight > 0) notes.Add($"{WritesInFlight} writes still in flight when their share of the drain's {budget} passed");
 
         // 2. Leave the cluster, then hand over the copies only this node holds.
         bool left = false;
         long handedOff = 0;
         if (cluster.Enabled)
         {
+            using var leave = Until(0.70);
             try
             {
-                (left, handedOff) = await cluster.LeaveAsync(ct).ConfigureAwait(false);
+                (left, handedOff) = await cluster.LeaveAsync(leave.Token).ConfigureAwait(false);
                 if (!left) notes.Add("could not revoke the etcd lease; the others see this node leave after the lease TTL");
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -100,9 +113,10 @@ public sealed class NodeLifecycle(ICacheEngine engine, ClusterNode cluster, IEnu
         // 3. Cloud writeback: what is queued reaches Blob (or its durable queue) before the process may go.
         foreach (var queue in _writeback)
         {
+            using var flush = Until(0.85);
             try
             {
-                await queue.FlushAsync(ct).ConfigureAwait(false);
+                await queue.FlushAsync(flush.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -113,9 +127,10 @@ public sealed class NodeLifecycle(ICacheEngine engine, ClusterNode cluster, IEnu
 
         // 4. Commit: everything acknowledged is on the SSD with a checkpoint, so a restart replays nothing.
         bool committed = false;
+        using var commit = Until(1.0);
         try
         {
-            await engine.CommitAsync(ct).ConfigureAwait(false);
+            await engine.CommitAsync(commit.Token).ConfigureAwait(false);
             committed = true;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
