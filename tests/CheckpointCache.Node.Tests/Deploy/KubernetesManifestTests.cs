@@ -4,8 +4,9 @@ using System.Text.RegularExpressions;
 namespace CheckpointCache.Node.Tests.Deploy;
 
 /// <summary>
-/// deploy/kubernetes checked offline: every document against the Kubernetes JSON schemas (deploy/validate, installed
-/// by scripts/test.sh with npm ci), a broken copy rejected by the same check, and what the schemas cannot know:
+/// deploy/kubernetes checked offline: every document against the Kubernetes JSON schemas and, strictly, against the
+/// fields of its API types (deploy/validate, installed by scripts/test.sh with npm ci), broken copies rejected by the
+/// same check (bad enum, wrong type, missing required field, misspelled field), and what the schemas cannot know:
 /// probes on the node's health paths, propagation, the memory limit derived from the configured budgets.
 /// </summary>
 public sealed partial class KubernetesManifestTests
@@ -26,6 +27,8 @@ public sealed partial class KubernetesManifestTests
     [InlineData("mountPropagation: Bidirectional", "mountPropagation: Bidirectionl")]
     [InlineData("containerPort: 7401", "containerPort: seven-four-oh-one")]
     [InlineData("  template:", "  templat:\n    metadata: {}\n  x:")] // a DaemonSet without its required template
+    [InlineData("mountPropagation: Bidirectional", "mountPropogation: Bidirectional")] // a misspelled field: dropped by the API server with only a warning
+    [InlineData("terminationGracePeriodSeconds: 150", "terminationGracePeriodSecond: 150")]
     public async Task TheCheckRejectsABrokenManifest(string good, string bad)
     {
         var text = File.ReadAllText(Manifest("daemonset.yaml"));
