@@ -87,9 +87,22 @@ public sealed partial class KubernetesManifestTests
         var consumer = docs.Single(d => Kind(d) == "Pod").GetProperty("spec").GetProperty("containers")[0];
         Assert.Contains(consumer.GetProperty("volumeMounts").EnumerateArray(), v => v.GetProperty("mountPropagation").GetString() == "HostToContainer");
 
-        // A headless Service for the peers.
+        // A headless Service for the peers, whose per-pod DNS names the nodes advertise (also before they are ready).
         var service = docs.Single(d => Kind(d) == "Service").GetProperty("spec");
         Assert.Equal("None", service.GetProperty("clusterIP").GetString());
+        Assert.True(service.GetProperty("publishNotReadyAddresses").GetBoolean());
+        var serviceName = docs.Single(d => Kind(d) == "Service").GetProperty("metadata").GetProperty("name").GetString();
+        var start = string.Join(" ", node.GetProperty("args").EnumerateArray().Select(a => a.GetString()));
+        Assert.Contains($"CCACHE_Cluster__AdvertiseAddress=\"$$(echo \"$POD_IP\" | tr . -).{serviceName}.$POD_NAMESPACE.svc.cluster.local\"", start);
+        Assert.Contains("exec /app/checkpointcache serve", start);
+        // The TLS files the ConfigMap names are where the DaemonSet mounts the peer certificate.
+        using (var settings = JsonDocument.Parse(config))
+        {
+            var tls = settings.RootElement.GetProperty("Node").GetProperty("Tls");
+            var mountPath = node.GetProperty("volumeMounts").EnumerateArray().Single(v => v.GetProperty("name").GetString() == "tls").GetProperty("mountPath").GetString();
+            Assert.Equal($"{mountPath}/tls.crt", tls.GetProperty("CertificatePath").GetString());
+            Assert.Equal($"{mountPath}/tls.key", tls.GetProperty("KeyPath").GetString());
+        }
     }
 
     [Fact]
