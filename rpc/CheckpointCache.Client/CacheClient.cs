@@ -46,8 +46,9 @@ public sealed class CacheClient : IDisposable
             InitialHttp2StreamWindowSize = 16 * 1024 * 1024,
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
         };
-        if (endpoint.IsUnixSocket)
-            handler.ConnectCallback = (_, ct) => endpoint.ConnectUnixSocketAsync(ct);
+        handler.ConnectCallback = endpoint.IsUnixSocket
+            ? (_, ct) => endpoint.ConnectUnixSocketAsync(ct)
+            : (context, ct) => NodeEndpoint.ConnectTcpAsync(context.DnsEndPoint, ct);
         var address = endpoint.IsUnixSocket ? new Uri("http://localhost") : endpoint.Address!;
         var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {

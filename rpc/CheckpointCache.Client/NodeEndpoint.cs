@@ -32,7 +32,23 @@ public sealed record NodeEndpoint(Uri? Address, string? UnixSocketPath)
         try
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(UnixSocketPath!), cancellationToken);
-            return new NetworkStream(socket, ownsSocket: true);
+            return new ReadAheadStream(new NetworkStream(socket, ownsSocket: true));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens a TCP connection (no Nagle delay) for the HTTP/2 connection; TLS, when asked, goes on top.</summary>
+    public static async ValueTask<Stream> ConnectTcpAsync(System.Net.DnsEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endPoint, cancellationToken);
+            return new ReadAheadStream(new NetworkStream(socket, ownsSocket: true));
         }
         catch
         {

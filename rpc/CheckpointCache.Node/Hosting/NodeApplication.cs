@@ -65,6 +65,7 @@ public sealed partial class NodeApplication : IAsyncDisposable
         start.ConfigureLogging?.Invoke(builder.Logging);
         // The node logs one line of its own saying where it listens.
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
 
         var config = builder.Configuration;
         AddPrefixedEnvironment(config);
