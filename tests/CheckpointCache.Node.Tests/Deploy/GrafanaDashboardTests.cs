@@ -9,9 +9,10 @@ using CheckpointCache.Node.Tests.Lifecycle;
 namespace CheckpointCache.Node.Tests.Deploy;
 
 /// <summary>
-/// deploy/grafana/checkpointcache.json: every metric a PromQL expression uses is one a running node exports (scraped
-/// from a real node process in a one-member static cluster, so the cluster metrics are there), or one of the cloud
-/// tier's, which are listed here until that tier exports them.
+/// deploy/grafana/checkpointcache.json: every expression parses with the Prometheus grammar (deploy/validate), and
+/// every metric an expression uses is one a running node exports (scraped from a real node process in a one-member
+/// static cluster, so the cluster metrics are there), or one of the cloud tier's, listed here until that tier
+/// exports them.
 /// </summary>
 public sealed partial class GrafanaDashboardTests
 {
@@ -60,6 +61,43 @@ public sealed partial class GrafanaDashboardTests
                 Assert.Equal(expr.Count(c => c == '{'), expr.Count(c => c == '}'));
             }
         }
+    }
+
+    [Fact]
+    public async Task EveryExpressionParsesAsPromQL()
+    {
+        var result = await PromQLAsync(RepoPaths.Of("deploy", "grafana", "checkpointcache.json"));
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Contains("0 do not", result.StandardOutput);
+    }
+
+    [Fact]
+    public async Task TheSyntaxCheckRejectsABrokenExpression()
+    {
+        var text = File.ReadAllText(RepoPaths.Of("deploy", "grafana", "checkpointcache.json"));
+        const string good = "sum by (store) (rate(checkpointcache_store_written_bytes_total";
+        Assert.Contains(good, text);
+        var path = Path.Combine(Path.GetTempPath(), $"ccdash-{Guid.NewGuid():N}.json");
+        try
+        {
+            // A dropped parenthesis: the kind of slip that leaves a panel empty with nothing else to say why.
+            File.WriteAllText(path, text.Replace(good, "sum by (store (rate(checkpointcache_store_written_bytes_total"));
+            var result = await PromQLAsync(path);
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("syntax error", result.Output);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static Task<Shell.Result> PromQLAsync(string dashboard)
+    {
+        var tool = RepoPaths.Of("deploy", "validate");
+        if (!Directory.Exists(Path.Combine(tool, "node_modules", "@prometheus-io", "lezer-promql")))
+            Assert.Fail("the PromQL check is not installed: scripts/test.sh runs 'npm ci --prefix deploy/validate'");
+        return Shell.RunAsync("node", [Path.Combine(tool, "promql.mjs"), dashboard]);
     }
 
     /// <summary>Metric names in the dashboard's expressions, histogram series (_bucket, _sum, _count) by their family name.</summary>
