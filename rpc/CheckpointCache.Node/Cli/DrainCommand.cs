@@ -11,7 +11,7 @@ internal static class DrainCommand
         "leaves the cluster (etcd lease revoked, so peers rebalance now) and hands over copies no other member holds,\n" +
         "pending cloud writeback is flushed and the engine commits. Reads are still served; /healthz/ready answers 503\n" +
         "from the start, /healthz/live stays 200. The process keeps running: stop it (SIGTERM) or restart it to serve\n" +
-        "again. Exit code 0 when every step completed, 1 otherwise.\n\n" +
+        "again. Exit code 0 when every step completed, 1 otherwise (state incomplete; the notes say which step).\n\n" +
         "  --endpoint E       as for status\n" +
         "  --timeout SECONDS  how long to wait for the drain (default 120; the node bounds it by Node:ShutdownTimeout)";
 

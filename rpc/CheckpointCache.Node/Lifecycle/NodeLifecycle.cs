@@ -141,7 +141,8 @@ public sealed class NodeLifecycle(ICacheEngine engine, ClusterNode cluster, IEnu
 
         var elapsed = Stopwatch.GetElapsedTime(started);
         bool completed = notes.Count == 0;
-        if (completed) Interlocked.Exchange(ref _state, (int)LifecycleState.Drained);
+        // Over either way: what failed is in the notes, and the node takes no new writes until it restarts.
+        Interlocked.Exchange(ref _state, (int)LifecycleState.Drained);
         logger.LogInformation(
             "Drain {Outcome} in {Seconds:F3} s: {Waited} writes waited for, left cluster {Left}, {HandedOff} keys handed off, committed {Committed}{Notes}",
             completed ? "complete" : "incomplete", elapsed.TotalSeconds, waited, left, handedOff, committed,

@@ -66,7 +66,7 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
         var result = await lifecycle.DrainAsync("drain requested by a client").WaitAsync(context.CancellationToken);
         var response = new DrainResponse
         {
-            State = lifecycle.State.ToString().ToLowerInvariant(),
+            State = result.Completed ? "drained" : "incomplete",
             WritesWaited = (ulong)result.WritesWaited,
             Committed = result.Committed,
             LeftCluster = result.LeftCluster,
