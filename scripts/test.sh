@@ -3,15 +3,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3 python3-grpcio python3-protobuf protobuf-compiler-grpc libxxhash0 python3-numpy fuse3 libfuse3-3 fio rsync etcd-server etcd-client)
+APT_PACKAGES=(python3 python3-grpcio python3-protobuf protobuf-compiler-grpc libxxhash0 python3-numpy fuse3 libfuse3-3 fio rsync etcd-server etcd-client systemd)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# Node.js and npm run the Kubernetes manifest check; a machine may already have them from elsewhere.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
+
+# The manifest validator (deploy/validate): pinned by its lock file, installed beside it (ignored by git).
+npm ci --prefix deploy/validate --no-audit --no-fund --loglevel=error
 
 dotnet restore CheckpointCache.sln
 dotnet build CheckpointCache.sln -c Release --no-restore

@@ -225,6 +225,10 @@ public sealed class CacheClient : IDisposable
     public async Task<NodeStats> GetStatsAsync(CancellationToken cancellationToken = default)
         => await Node.GetStatsAsync(new GetStatsRequest(), Call(cancellationToken));
 
+    /// <summary>Drains the node (node.proto, Drain); <paramref name="timeout"/> replaces the call timeout, as a drain waits for writes in flight.</summary>
+    public async Task<DrainResponse> DrainAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+        => await Node.DrainAsync(new DrainRequest(), new CallOptions(deadline: DateTime.UtcNow + (timeout ?? _options.CallTimeout), cancellationToken: cancellationToken));
+
     private static KeysRequest Keys(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys)
     {
         var request = new KeysRequest { Namespace = ns.ToRef() };

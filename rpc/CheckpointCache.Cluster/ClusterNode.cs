@@ -194,6 +194,25 @@ public sealed class ClusterNode : IAsyncDisposable
         return removed;
     }
 
+    /// <summary>
+    /// Leaves the cluster while the node keeps running (a drain): stops rebalancing, revokes the etcd lease so the
+    /// others drop this member and re-replicate at once, then sends each hashed key that no owner under the
+    /// remaining members holds to those owners. Local copies are kept (a node drained for an upgrade comes back
+    /// with them). Returns whether the lease was revoked and how many keys were handed off.
+    /// </summary>
+    public async Task<(bool Left, long HandedOff)> LeaveAsync(CancellationToken ct)
+    {
+        if (_membership is null || _rebalancer is null) return (false, 0);
+        var last = View;
+        await _rebalancer.DisposeAsync().ConfigureAwait(false);
+        await _membership.DisposeAsync().ConfigureAwait(false);
+        bool left = _membership is not EtcdMembership etcd || etcd.Left;
+        var others = new MemberView(last.Version, last.Members.Where(m => m.Id != SelfId));
+        long handedOff = others.Count == 0 ? 0 : await _rebalancer.HandOffAsync(others, ct).ConfigureAwait(false);
+        _logger.LogInformation("Left the cluster (lease revoked {Left}); {HandedOff} keys handed off to {View}", left, handedOff, others);
+        return (left, handedOff);
+    }
+
     private int _disposed;
 
     public async ValueTask DisposeAsync()

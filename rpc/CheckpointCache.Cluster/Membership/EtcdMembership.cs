@@ -319,6 +319,9 @@ public sealed class EtcdMembership : IMembership
     private int _disposed;
     private bool _crashed;
 
+    /// <summary>Whether disposing revoked the lease, so the member record is gone from etcd.</summary>
+    public bool Left { get; private set; }
+
     /// <summary>Stops as a crashed node would: no revoke, so the others only notice when the lease expires (scale study, tests).</summary>
     internal ValueTask CrashAsync()
     {
@@ -342,6 +345,7 @@ public sealed class EtcdMembership : IMembership
                 var etcd = new EtcdClient(Invoker());
                 await etcd.LeaseRevokeAsync(new LeaseRevokeRequest { ID = _leaseId }, deadline: Deadline).ConfigureAwait(false);
                 _logger.LogInformation("Left the cluster (lease {LeaseId} revoked)", _leaseId);
+                Left = true;
             }
             catch (Exception e)
             {

@@ -142,6 +142,27 @@ internal sealed class Rebalancer : IAsyncDisposable
         return pending;
     }
 
+    /// <summary>
+    /// A leaving node's last pass, with the background loop stopped: every held key of a hashed store whose owners
+    /// under <paramref name="others"/> (this node excluded) all lack it is sent to them. Copies are not dropped.
+    /// Returns the keys sent.
+    /// </summary>
+    internal async Task<long> HandOffAsync(MemberView others, CancellationToken ct)
+    {
+        long sent = 0;
+        foreach (var (storeName, placement) in _options.Stores)
+        {
+            if (!placement.IsHashed || !_engine.TryGetNamespace(storeName, out var store) || store is null) continue;
+            var keys = new List<byte[]>();
+            await foreach (var key in store.ScanKeysAsync(ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false)) keys.Add(key);
+            long before = _counters.RebalanceKeysSent;
+            var left = await SettleAsync(store, placement.Replicas, others, keys, ct, dropCopies: false).ConfigureAwait(false);
+            sent += _counters.RebalanceKeysSent - before;
+            if (left.Count > 0) _logger.LogInformation("Hand-off of {Store}: {Count} keys not confirmed at their owners", storeName, left.Count);
+        }
+        return sent;
+    }
+
     /// <summary>A key that needs a look without a membership change (a write that could not reach all its owners).</summary>
     public void Enqueue(string store, byte[] key)
     {
@@ -157,7 +178,7 @@ internal sealed class Rebalancer : IAsyncDisposable
         => a.Count == b.Count && a.All(x => b.Any(y => y.Id == x.Id));
 
     /// <summary>Brings each candidate to its owners; returns the keys that are not settled yet.</summary>
-    private async Task<List<byte[]>> SettleAsync(ICacheNamespace store, int replicas, MemberView view, List<byte[]> candidates, CancellationToken ct)
+    private async Task<List<byte[]>> SettleAsync(ICacheNamespace store, int replicas, MemberView view, List<byte[]> candidates, CancellationToken ct, bool dropCopies = true)
     {
         var left = new List<byte[]>();
         if (candidates.Count == 0) return left;
@@ -197,7 +218,7 @@ internal sealed class Rebalancer : IAsyncDisposable
             var lacking = o.Where(m => m.Id != _selfId && !held.GetValueOrDefault((i, m.Id))).ToList();
             if (lacking.Count == 0)
             {
-                if (!selfOwner) drops.Add(i);
+                if (!selfOwner && dropCopies) drops.Add(i);
                 continue;
             }
             // One sender per key where possible: the best-ranked owner that holds it; non-owners only when no owner does.

@@ -2,7 +2,7 @@ using Grpc.Core;
 
 namespace CheckpointCache.Node.Cli;
 
-/// <summary>The node executable's verbs: serve (the default), status, put, get, lookup.</summary>
+/// <summary>The node executable's verbs: serve (the default), status, drain, put, get, lookup.</summary>
 public static class CommandLine
 {
     public const string Usage =
@@ -10,7 +10,8 @@ public static class CommandLine
         "usage: checkpointcache [VERB] [ARGS] [--Section:Key=value ...]\n\n" +
         "verbs:\n" +
         "  serve     run a node (the default when no verb is given)\n" +
-        "  status    show a node's endpoints, limits, stores and counters\n" +
+        "  status    show a node's state, throughput, latency, stores, hit rates, cluster and writeback\n" +
+        "  drain     take a node out of service (no new writes, commit, leave the cluster), keep it running\n" +
         "  put       store a value:            put NS KEY FILE|-\n" +
         "  get       fetch a value:            get NS KEY [FILE]\n" +
         "  lookup    longest cached prefix:    lookup NS --tokens 1,2,3 [--pin-ms N]\n\n" +
@@ -30,9 +31,10 @@ public static class CommandLine
             return verb switch
             {
                 "serve" => await Run(rest, new HashSet<string>(), ServeCommand.Help, ServeCommand.RunAsync),
-                "status" => await Run(rest, ClientConnection.Options, StatusCommand.Help, a => StatusCommand.RunAsync(a, Console.Out)),
+                "status" => await Run(rest, StatusCommand.Options, StatusCommand.Help, a => StatusCommand.RunAsync(a, Console.Out)),
                 "put" => await Run(rest, ClientConnection.Options, PutCommand.Help, a => PutCommand.RunAsync(a, Console.Out, Console.Error)),
                 "get" => await Run(rest, ClientConnection.Options, GetCommand.Help, a => GetCommand.RunAsync(a, Console.Error)),
+                "drain" => await Run(rest, ClientConnection.Options, DrainCommand.Help, a => DrainCommand.RunAsync(a, Console.Out)),
                 "lookup" => await Run(rest, LookupCommand.Options, LookupCommand.Help, a => LookupCommand.RunAsync(a, Console.Out)),
                 _ => throw new CliException($"unknown verb '{verb}'"),
             };

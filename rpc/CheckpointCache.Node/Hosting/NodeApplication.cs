@@ -6,6 +6,7 @@ using CheckpointCache.Cluster.Peers;
 using CheckpointCache.Engine;
 using CheckpointCache.Engine.Options;
 using CheckpointCache.Node.Files;
+using CheckpointCache.Node.Lifecycle;
 using CheckpointCache.Node.Metrics;
 using CheckpointCache.Node.Options;
 using Microsoft.AspNetCore.Builder;
@@ -25,7 +26,7 @@ namespace CheckpointCache.Node.Hosting;
 /// A running node: configuration, the engine, Kestrel on a Unix socket and loopback TCP, the gRPC
 /// services, health, reflection and metrics. Start it, wait for shutdown, dispose it.
 /// </summary>
-public sealed class NodeApplication : IAsyncDisposable
+public sealed partial class NodeApplication : IAsyncDisposable
 {
     /// <summary>Headroom over a frame's data for the key, the namespace and protobuf framing.</summary>
     private const int MessageHeadroomBytes = 64 * 1024;
@@ -305,6 +306,7 @@ public sealed class NodeApplication : IAsyncDisposable
             grpc.MaxSendMessageSize = (int)limits.MaxFrameBytes.Bytes + limits.MaxKeyBytes + MessageHeadroomBytes;
             grpc.Interceptors.Add<CallMetricsInterceptor>();
             grpc.Interceptors.Add<EngineErrorInterceptor>();
+            grpc.Interceptors.Add<DrainInterceptor>();
         }).AddServiceOptions<PeerService>(peer =>
         {
             peer.Interceptors.Add<PeerAuthInterceptor>();
@@ -313,8 +315,11 @@ public sealed class NodeApplication : IAsyncDisposable
             peer.MaxSendMessageSize = PeerService.FrameBytes + 64 * 1024;
         });
         services.AddGrpcReflection();
-        services.AddGrpcHealthChecks().AddCheck("engine", () =>
+        var health = services.AddGrpcHealthChecks().AddCheck("engine", () =>
             engine.Namespaces.Count > 0 ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("no store is open"));
+        services.AddNodeLifecycle(health, node.ShutdownTimeout);
+        // Bounds the listeners' graceful stop to what a SIGTERM leaves after the drain (RunUntilStoppedAsync).
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = node.ShutdownTimeout * StopShare);
     }
 
     private static void MapEndpoints(WebApplication app, NodeOptions node, BoundListeners listeners, ClusterNode cluster)
@@ -339,6 +344,8 @@ public sealed class NodeApplication : IAsyncDisposable
         app.MapGrpcService<NodeService>();
         app.MapGrpcService<FilesService>();
         app.MapGrpcHealthChecksService();
+        app.MapNodeLifecycle();
+        StoreTrafficMetrics.Register(app.Services.GetRequiredService<NodeMetrics>(), app.Services.GetRequiredService<ICacheEngine>());
         app.MapGrpcReflectionService();
         app.MapMetrics(node.MetricsPath, app.Services.GetRequiredService<NodeMetrics>().Registry);
         app.MapGet("/", () => Results.Text(

@@ -1,6 +1,8 @@
 using CheckpointCache.Client;
 using CheckpointCache.Cluster;
 using CheckpointCache.Engine;
+using CheckpointCache.Node.Lifecycle;
+using CheckpointCache.Node.Metrics;
 using CheckpointCache.Node.Options;
 using CheckpointCache.Rpc.Node.V1;
 using Grpc.Core;
@@ -9,7 +11,8 @@ using Microsoft.Extensions.Options;
 namespace CheckpointCache.Node;
 
 /// <summary>Node introspection (node.proto): what the node is, its limits and stores, and its counters.</summary>
-public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry, NodeIdentity identity, IOptions<LimitsOptions> limits, ClusterNode cluster)
+public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry, NodeIdentity identity, IOptions<LimitsOptions> limits, ClusterNode cluster,
+    NodeLifecycle lifecycle, NodeMetrics metrics)
     : Rpc.Node.V1.Node.NodeBase
 {
     public override Task<NodeInfo> GetInfo(GetInfoRequest request, ServerCallContext context)
@@ -56,7 +59,32 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
         return Task.FromResult(info);
     }
 
-    public override Task<NodeStats> GetStats(GetStatsRequest request, ServerCallContext context)
+    /// <summary>Drains the node (see <see cref="NodeLifecycle"/>) and answers when the drain is over; the process keeps running.</summary>
+    public override async Task<DrainResponse> Drain(DrainRequest request, ServerCallContext context)
+    {
+        // Not tied to the call: a client that gives up does not stop the drain.
+        var result = await lifecycle.DrainAsync("drain requested by a client").WaitAsync(context.CancellationToken);
+        var response = new DrainResponse
+        {
+            State = result.Completed ? "drained" : "incomplete",
+            WritesWaited = (ulong)result.WritesWaited,
+            Committed = result.Committed,
+            LeftCluster = result.LeftCluster,
+            KeysHandedOff = (ulong)result.KeysHandedOff,
+            Seconds = result.Elapsed.TotalSeconds,
+        };
+        response.Notes.AddRange(result.Notes);
+        return response;
+    }
+
+    public override async Task<NodeStats> GetStats(GetStatsRequest request, ServerCallContext context)
+    {
+        var result = BaseStats();
+        await StatusDetails.AddToAsync(result, metrics, lifecycle, cluster, context.CancellationToken);
+        return result;
+    }
+
+    private NodeStats BaseStats()
     {
         var stats = engine.GetStats();
         var result = new NodeStats { RecoverySeconds = stats.RecoveryTime.TotalSeconds, UptimeSeconds = identity.Uptime.TotalSeconds };
@@ -81,7 +109,7 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             result.Stores.Add(store);
         }
         if (cluster.Enabled) result.Cluster = ClusterStatsOf(cluster);
-        return Task.FromResult(result);
+        return result;
     }
 
     private static ClusterStats ClusterStatsOf(ClusterNode cluster)

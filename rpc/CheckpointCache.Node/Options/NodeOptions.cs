@@ -34,6 +34,13 @@ public sealed class NodeOptions
 
     public TlsOptions Tls { get; set; } = new();
 
+    /// <summary>
+    /// On SIGTERM the node drains (refuses new writes, finishes in-flight ones, flushes, commits, leaves the
+    /// cluster) and exits within this time; the same bound applies to the steps of a `drain` call. systemd's
+    /// TimeoutStopSec and Kubernetes' terminationGracePeriodSeconds must be longer.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>KV namespaces declared by configuration rather than by clients.</summary>
     public List<DeclaredNamespaceOptions> Namespaces { get; set; } = [];
 }

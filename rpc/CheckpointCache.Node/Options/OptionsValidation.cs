@@ -12,6 +12,8 @@ public static class OptionsValidation
     public static IReadOnlyList<string> Check(NodeOptions node, LimitsOptions limits, EngineOptions engine, string unixSocketPath)
     {
         var errors = new List<string>();
+        if (node.ShutdownTimeout < TimeSpan.FromSeconds(1))
+            errors.Add($"Node:ShutdownTimeout must be at least 1 second (is {node.ShutdownTimeout})");
         if (limits.MaxKeyBytes < 1)
             errors.Add($"Limits:MaxKeyBytes must be at least 1 (is {limits.MaxKeyBytes})");
         if (limits.MaxKeyBytes + NamespaceKey.PrefixBytes > engine.MaxKeyBytes)

@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nnode.proto\x12\x17\x63heckpointcache.node.v1\"\x10\n\x0eGetInfoRequest\"\x11\n\x0fGetStatsRequest\"\x9a\x01\n\x06Limits\x12\x15\n\rmax_key_bytes\x18\x01 \x01(\r\x12\x17\n\x0fmax_value_bytes\x18\x02 \x01(\x04\x12\x16\n\x0emax_batch_keys\x18\x03 \x01(\r\x12\x17\n\x0fmax_batch_bytes\x18\x04 \x01(\x04\x12\x16\n\x0emax_namespaces\x18\x05 \x01(\r\x12\x17\n\x0fmax_frame_bytes\x18\x06 \x01(\r\"x\n\tStoreInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\tram_bytes\x18\x03 \x01(\x04\x12\x11\n\tssd_bytes\x18\x04 \x01(\x04\x12\x11\n\tevictable\x18\x05 \x01(\x08\x12\x16\n\x0epromote_on_hit\x18\x06 \x01(\x08\"\xbc\x02\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x18\n\x10key_spec_version\x18\x03 \x01(\r\x12\x11\n\tendpoints\x18\x04 \x03(\t\x12\x16\n\x0e\x64\x61ta_directory\x18\x05 \x01(\t\x12\x15\n\rcloud_enabled\x18\x06 \x01(\x08\x12/\n\x06limits\x18\x07 \x01(\x0b\x32\x1f.checkpointcache.node.v1.Limits\x12\x32\n\x06stores\x18\x08 \x03(\x0b\x32\".checkpointcache.node.v1.StoreInfo\x12\x1b\n\x13\x64\x65\x63lared_namespaces\x18\t \x01(\r\x12\x18\n\x10recovery_seconds\x18\n \x01(\x01\x12\x16\n\x0euptime_seconds\x18\x0b \x01(\x01\"O\n\tTierStats\x12\x0c\n\x04tier\x18\x01 \x01(\t\x12\x0c\n\x04hits\x18\x02 \x01(\x04\x12\x12\n\nbytes_read\x18\x03 \x01(\x04\x12\x12\n\nbytes_used\x18\x04 \x01(\x04\"\xad\x02\n\nStoreStats\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06misses\x18\x02 \x01(\x04\x12\x0c\n\x04puts\x18\x03 \x01(\x04\x12\x15\n\rbytes_written\x18\x04 \x01(\x04\x12\x0f\n\x07\x64\x65letes\x18\x05 \x01(\x04\x12\x15\n\revicted_bytes\x18\x06 \x01(\x04\x12\x11\n\tevictions\x18\x07 \x01(\x04\x12\x19\n\x11\x63orruption_events\x18\x08 \x01(\x04\x12\x1f\n\x17out_of_space_rejections\x18\t \x01(\x04\x12\x31\n\x05tiers\x18\n \x03(\x0b\x32\".checkpointcache.node.v1.TierStats\x12\x18\n\x10ram_budget_bytes\x18\x0b \x01(\x04\x12\x18\n\x10ssd_budget_bytes\x18\x0c \x01(\x04\"r\n\tNodeStats\x12\x33\n\x06stores\x18\x01 \x03(\x0b\x32#.checkpointcache.node.v1.StoreStats\x12\x18\n\x10recovery_seconds\x18\x02 \x01(\x01\x12\x16\n\x0euptime_seconds\x18\x03 \x01(\x01\x32\xb7\x01\n\x04Node\x12U\n\x07GetInfo\x12\'.checkpointcache.node.v1.GetInfoRequest\x1a!.checkpointcache.node.v1.NodeInfo\x12X\n\x08GetStats\x12(.checkpointcache.node.v1.GetStatsRequest\x1a\".checkpointcache.node.v1.NodeStatsB\x1e\xaa\x02\x1b\x43heckpointCache.Rpc.Node.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nnode.proto\x12\x17\x63heckpointcache.node.v1\"\x0e\n\x0c\x44rainRequest\"\x97\x01\n\rDrainResponse\x12\r\n\x05state\x18\x01 \x01(\t\x12\x15\n\rwrites_waited\x18\x02 \x01(\x04\x12\x11\n\tcommitted\x18\x03 \x01(\x08\x12\x14\n\x0cleft_cluster\x18\x04 \x01(\x08\x12\x17\n\x0fkeys_handed_off\x18\x05 \x01(\x04\x12\x0f\n\x07seconds\x18\x06 \x01(\x01\x12\r\n\x05notes\x18\x07 \x03(\t\"\x10\n\x0eGetInfoRequest\"\x11\n\x0fGetStatsRequest\"\xf3\x01\n\x06Limits\x12\x15\n\rmax_key_bytes\x18\x01 \x01(\r\x12\x17\n\x0fmax_value_bytes\x18\x02 \x01(\x04\x12\x16\n\x0emax_batch_keys\x18\x03 \x01(\r\x12\x17\n\x0fmax_batch_bytes\x18\x04 \x01(\x04\x12\x16\n\x0emax_namespaces\x18\x05 \x01(\r\x12\x17\n\x0fmax_frame_bytes\x18\x06 \x01(\r\x12\x16\n\x0emax_pin_ttl_ms\x18\x07 \x01(\r\x12\x1c\n\x14max_descriptor_bytes\x18\x08 \x01(\r\x12!\n\x19max_receive_message_bytes\x18\t \x01(\x04\"x\n\tStoreInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\tram_bytes\x18\x03 \x01(\x04\x12\x11\n\tssd_bytes\x18\x04 \x01(\x04\x12\x11\n\tevictable\x18\x05 \x01(\x08\x12\x16\n\x0epromote_on_hit\x18\x06 \x01(\x08\"\xd1\x02\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x18\n\x10key_spec_version\x18\x03 \x01(\r\x12\x11\n\tendpoints\x18\x04 \x03(\t\x12\x16\n\x0e\x64\x61ta_directory\x18\x05 \x01(\t\x12\x15\n\rcloud_enabled\x18\x06 \x01(\x08\x12/\n\x06limits\x18\x07 \x01(\x0b\x32\x1f.checkpointcache.node.v1.Limits\x12\x32\n\x06stores\x18\x08 \x03(\x0b\x32\".checkpointcache.node.v1.StoreInfo\x12\x1b\n\x13\x64\x65\x63lared_namespaces\x18\t \x01(\r\x12\x18\n\x10recovery_seconds\x18\n \x01(\x01\x12\x16\n\x0euptime_seconds\x18\x0b \x01(\x01\x12\x13\n\x0bmetrics_url\x18\x0c \x01(\t\"O\n\tTierStats\x12\x0c\n\x04tier\x18\x01 \x01(\t\x12\x0c\n\x04hits\x18\x02 \x01(\x04\x12\x12\n\nbytes_read\x18\x03 \x01(\x04\x12\x12\n\nbytes_used\x18\x04 \x01(\x04\"\xad\x02\n\nStoreStats\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06misses\x18\x02 \x01(\x04\x12\x0c\n\x04puts\x18\x03 \x01(\x04\x12\x15\n\rbytes_written\x18\x04 \x01(\x04\x12\x0f\n\x07\x64\x65letes\x18\x05 \x01(\x04\x12\x15\n\revicted_bytes\x18\x06 \x01(\x04\x12\x11\n\tevictions\x18\x07 \x01(\x04\x12\x19\n\x11\x63orruption_events\x18\x08 \x01(\x04\x12\x1f\n\x17out_of_space_rejections\x18\t \x01(\x04\x12\x31\n\x05tiers\x18\n \x03(\x0b\x32\".checkpointcache.node.v1.TierStats\x12\x18\n\x10ram_budget_bytes\x18\x0b \x01(\x04\x12\x18\n\x10ssd_budget_bytes\x18\x0c \x01(\x04\"\x9d\x03\n\tNodeStats\x12\x33\n\x06stores\x18\x01 \x03(\x0b\x32#.checkpointcache.node.v1.StoreStats\x12\x18\n\x10recovery_seconds\x18\x02 \x01(\x01\x12\x16\n\x0euptime_seconds\x18\x03 \x01(\x01\x12\x36\n\x07\x63luster\x18\x04 \x01(\x0b\x32%.checkpointcache.node.v1.ClusterStats\x12:\n\tlifecycle\x18\x05 \x01(\x0b\x32\'.checkpointcache.node.v1.LifecycleStats\x12;\n\nnamespaces\x18\x06 \x03(\x0b\x32\'.checkpointcache.node.v1.NamespaceStats\x12<\n\tlatencies\x18\x07 \x03(\x0b\x32).checkpointcache.node.v1.LatencyHistogram\x12:\n\twriteback\x18\x08 \x01(\x0b\x32\'.checkpointcache.node.v1.WritebackStats\"z\n\x0eLifecycleStats\x12\r\n\x05state\x18\x01 \x01(\t\x12\x18\n\x10\x64raining_seconds\x18\x02 \x01(\x01\x12\x16\n\x0ewrites_refused\x18\x03 \x01(\x04\x12\x18\n\x10writes_in_flight\x18\x04 \x01(\r\x12\r\n\x05ready\x18\x05 \x01(\x08\"\x9f\x01\n\x0eNamespaceStats\x12\r\n\x05store\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x10\n\x08ram_hits\x18\x03 \x01(\x04\x12\x10\n\x08ssd_hits\x18\x04 \x01(\x04\x12\x0e\n\x06misses\x18\x05 \x01(\x04\x12\x12\n\nbytes_read\x18\x06 \x01(\x04\x12\x15\n\rbytes_written\x18\x07 \x01(\x04\x12\x0c\n\x04puts\x18\x08 \x01(\x04\"U\n\x10LatencyHistogram\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cupper_bounds\x18\x02 \x03(\x01\x12\x0e\n\x06\x63ounts\x18\x03 \x03(\x04\x12\r\n\x05\x63ount\x18\x04 \x01(\x04\"h\n\x0eWritebackStats\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x17\n\x0f\x62\x61\x63klog_objects\x18\x02 \x01(\x04\x12\x15\n\rbacklog_bytes\x18\x03 \x01(\x04\x12\x15\n\rblob_requests\x18\x04 \x01(\x04\"3\n\x0f\x45tcdMethodCount\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x04\"\xe8\x04\n\x0c\x43lusterStats\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x15\n\rpeer_endpoint\x18\x02 \x01(\t\x12\x0f\n\x07members\x18\x03 \x03(\t\x12\x14\n\x0cview_version\x18\x04 \x01(\x04\x12\x15\n\retcd_requests\x18\x05 \x01(\x04\x12I\n\x17\x65tcd_requests_by_method\x18\x06 \x03(\x0b\x32(.checkpointcache.node.v1.EtcdMethodCount\x12\x1e\n\x16\x65tcd_messages_received\x18\x07 \x01(\x04\x12\x15\n\rblob_requests\x18\x08 \x01(\x04\x12\x18\n\x10rebalance_passes\x18\t \x01(\x04\x12\x1e\n\x16rebalance_keys_checked\x18\n \x01(\x04\x12\x1b\n\x13rebalance_keys_sent\x18\x0b \x01(\x04\x12\x1c\n\x14rebalance_bytes_sent\x18\x0c \x01(\x04\x12\x1e\n\x16rebalance_keys_dropped\x18\r \x01(\x04\x12\x19\n\x11rebalance_pending\x18\x0e \x01(\x04\x12!\n\x19rebalance_settled_version\x18\x0f \x01(\x04\x12\x19\n\x11write_copies_sent\x18\x10 \x01(\x04\x12\x17\n\x0f\x63opies_received\x18\x11 \x01(\x04\x12\x14\n\x0cremote_reads\x18\x12 \x01(\x04\x12\x1f\n\x17under_replicated_writes\x18\x13 \x01(\x04\x12\x19\n\x11rebalance_settled\x18\x14 \x01(\x08\x12\x15\n\rregistrations\x18\x15 \x01(\r2\x8f\x02\n\x04Node\x12U\n\x07GetInfo\x12\'.checkpointcache.node.v1.GetInfoRequest\x1a!.checkpointcache.node.v1.NodeInfo\x12X\n\x08GetStats\x12(.checkpointcache.node.v1.GetStatsRequest\x1a\".checkpointcache.node.v1.NodeStats\x12V\n\x05\x44rain\x12%.checkpointcache.node.v1.DrainRequest\x1a&.checkpointcache.node.v1.DrainResponseB\x1e\xaa\x02\x1b\x43heckpointCache.Rpc.Node.V1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'node_pb2', globals())
@@ -21,22 +21,38 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'\252\002\033CheckpointCache.Rpc.Node.V1'
-  _GETINFOREQUEST._serialized_start=39
-  _GETINFOREQUEST._serialized_end=55
-  _GETSTATSREQUEST._serialized_start=57
-  _GETSTATSREQUEST._serialized_end=74
-  _LIMITS._serialized_start=77
-  _LIMITS._serialized_end=231
-  _STOREINFO._serialized_start=233
-  _STOREINFO._serialized_end=353
-  _NODEINFO._serialized_start=356
-  _NODEINFO._serialized_end=672
-  _TIERSTATS._serialized_start=674
-  _TIERSTATS._serialized_end=753
-  _STORESTATS._serialized_start=756
-  _STORESTATS._serialized_end=1057
-  _NODESTATS._serialized_start=1059
-  _NODESTATS._serialized_end=1173
-  _NODE._serialized_start=1176
-  _NODE._serialized_end=1359
+  _DRAINREQUEST._serialized_start=39
+  _DRAINREQUEST._serialized_end=53
+  _DRAINRESPONSE._serialized_start=56
+  _DRAINRESPONSE._serialized_end=207
+  _GETINFOREQUEST._serialized_start=209
+  _GETINFOREQUEST._serialized_end=225
+  _GETSTATSREQUEST._serialized_start=227
+  _GETSTATSREQUEST._serialized_end=244
+  _LIMITS._serialized_start=247
+  _LIMITS._serialized_end=490
+  _STOREINFO._serialized_start=492
+  _STOREINFO._serialized_end=612
+  _NODEINFO._serialized_start=615
+  _NODEINFO._serialized_end=952
+  _TIERSTATS._serialized_start=954
+  _TIERSTATS._serialized_end=1033
+  _STORESTATS._serialized_start=1036
+  _STORESTATS._serialized_end=1337
+  _NODESTATS._serialized_start=1340
+  _NODESTATS._serialized_end=1753
+  _LIFECYCLESTATS._serialized_start=1755
+  _LIFECYCLESTATS._serialized_end=1877
+  _NAMESPACESTATS._serialized_start=1880
+  _NAMESPACESTATS._serialized_end=2039
+  _LATENCYHISTOGRAM._serialized_start=2041
+  _LATENCYHISTOGRAM._serialized_end=2126
+  _WRITEBACKSTATS._serialized_start=2128
+  _WRITEBACKSTATS._serialized_end=2232
+  _ETCDMETHODCOUNT._serialized_start=2234
+  _ETCDMETHODCOUNT._serialized_end=2285
+  _CLUSTERSTATS._serialized_start=2288
+  _CLUSTERSTATS._serialized_end=2904
+  _NODE._serialized_start=2907
+  _NODE._serialized_end=3178
 # @@protoc_insertion_point(module_scope)

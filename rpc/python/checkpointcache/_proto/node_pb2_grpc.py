@@ -24,6 +24,11 @@ class NodeStub(object):
                 request_serializer=node__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=node__pb2.NodeStats.FromString,
                 )
+        self.Drain = channel.unary_unary(
+                '/checkpointcache.node.v1.Node/Drain',
+                request_serializer=node__pb2.DrainRequest.SerializeToString,
+                response_deserializer=node__pb2.DrainResponse.FromString,
+                )
 
 
 class NodeServicer(object):
@@ -41,6 +46,16 @@ class NodeServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Drain(self, request, context):
+        """Takes the node out of service without stopping it: new writes are refused (UNAVAILABLE, naming the drain),
+        writes in flight finish, pending writeback is flushed, the engine commits, the node leaves the cluster
+        (its etcd lease is revoked) and hands copies no other member holds to their owners. Reads are still
+        served. Idempotent: a second call waits for the same drain. SIGTERM runs the same steps, then exits.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -53,6 +68,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=node__pb2.GetStatsRequest.FromString,
                     response_serializer=node__pb2.NodeStats.SerializeToString,
+            ),
+            'Drain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Drain,
+                    request_deserializer=node__pb2.DrainRequest.FromString,
+                    response_serializer=node__pb2.DrainResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -95,5 +115,22 @@ class Node(object):
         return grpc.experimental.unary_unary(request, target, '/checkpointcache.node.v1.Node/GetStats',
             node__pb2.GetStatsRequest.SerializeToString,
             node__pb2.NodeStats.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Drain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/checkpointcache.node.v1.Node/Drain',
+            node__pb2.DrainRequest.SerializeToString,
+            node__pb2.DrainResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
