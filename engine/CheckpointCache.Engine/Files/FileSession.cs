@@ -51,6 +51,8 @@ public sealed class FileSession
 
     public long Id { get; }
     public long FileId => File.Id;
+    /// <summary>The tree (files store) this session belongs to.</summary>
+    public FileTree Tree => _tree;
     public OpenMode Mode { get; }
     /// <summary>The open created the file.</summary>
     public bool Created { get; }

@@ -102,6 +102,16 @@ public sealed partial class FileTree
         }
     }
 
+    /// <summary>Whether <paramref name="version"/> of a file is persisted, will be, or will not be.</summary>
+    public async Task<PersistState> GetPersistStateAsync(long fileId, long version, CancellationToken cancellationToken = default)
+    {
+        using var _ = await LockAsync(cancellationToken).ConfigureAwait(false);
+        if (!_writesBack || !_nodes.TryGetValue(fileId, out var node) || node is not FileNode f) return PersistState.NotSelected;
+        var path = f.PathOf();
+        if (f.PersistedVersion >= version && f.PersistedPath == path) return PersistState.Persisted;
+        return IsPending(f, path) ? PersistState.Pending : PersistState.NotSelected;
+    }
+
     /// <summary>The next upload or remote delete whose path <paramref name="available"/> accepts, and the backlog as of now.</summary>
     internal WritebackItem? TakeWritebackWork(Func<WritebackItem, bool> available, out long backlogObjects, out long backlogBytes)
     {

@@ -2,7 +2,7 @@ using Grpc.Core;
 
 namespace CheckpointCache.Node.Cli;
 
-/// <summary>The node executable's verbs: serve (the default), status, put, get, lookup.</summary>
+/// <summary>The node executable's verbs: serve (the default), status, put, get, lookup, prefetch.</summary>
 public static class CommandLine
 {
     public const string Usage =
@@ -13,7 +13,8 @@ public static class CommandLine
         "  status    show a node's endpoints, limits, stores and counters\n" +
         "  put       store a value:            put NS KEY FILE|-\n" +
         "  get       fetch a value:            get NS KEY [FILE]\n" +
-        "  lookup    longest cached prefix:    lookup NS --tokens 1,2,3 [--pin-ms N]\n\n" +
+        "  lookup    longest cached prefix:    lookup NS --tokens 1,2,3 [--pin-ms N]\n" +
+        "  prefetch  warm from the cloud tier: prefetch PREFIX [--store S] (progress bar)\n\n" +
         "'checkpointcache VERB --help' explains a verb. Settings: docs/configuration.md. API: docs/api.md.";
 
     public static async Task<int> RunAsync(string[] args)
@@ -34,6 +35,7 @@ public static class CommandLine
                 "put" => await Run(rest, ClientConnection.Options, PutCommand.Help, a => PutCommand.RunAsync(a, Console.Out, Console.Error)),
                 "get" => await Run(rest, ClientConnection.Options, GetCommand.Help, a => GetCommand.RunAsync(a, Console.Error)),
                 "lookup" => await Run(rest, LookupCommand.Options, LookupCommand.Help, a => LookupCommand.RunAsync(a, Console.Out)),
+                "prefetch" => await Run(rest, PrefetchCommand.Options, PrefetchCommand.Help, a => PrefetchCommand.RunAsync(a, Console.Out, Console.Error)),
                 _ => throw new CliException($"unknown verb '{verb}'"),
             };
         }

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace CheckpointCache.Node;
 
 /// <summary>Node introspection (node.proto): what the node is, its limits and stores, and its counters.</summary>
-public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry, NodeIdentity identity, IOptions<LimitsOptions> limits, ClusterNode cluster)
+public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry, NodeIdentity identity, IOptions<LimitsOptions> limits, ClusterNode cluster, Files.FileTreeRegistry files)
     : Rpc.Node.V1.Node.NodeBase
 {
     public override Task<NodeInfo> GetInfo(GetInfoRequest request, ServerCallContext context)
@@ -21,7 +21,7 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             Version = NodeIdentity.Version,
             KeySpecVersion = KeySpec.Version,
             DataDirectory = identity.DataDirectory,
-            CloudEnabled = false, // the cloud tier does not exist yet
+            CloudEnabled = files.ColdTier is not null,
             Limits = new Limits
             {
                 MaxKeyBytes = (uint)l.MaxKeyBytes,
@@ -80,7 +80,11 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             store.Tiers.Add(new TierStats { Tier = "ssd", Hits = (ulong)s.SsdHits, BytesRead = (ulong)s.SsdBytesRead, BytesUsed = (ulong)s.SsdBytesUsed });
             result.Stores.Add(store);
         }
-        if (cluster.Enabled) result.Cluster = ClusterStatsOf(cluster);
+        if (cluster.Enabled)
+        {
+            result.Cluster = ClusterStatsOf(cluster);
+            result.Cluster.BlobRequests = (ulong)(files.ColdTier?.GetStats().Requests ?? 0);
+        }
         return Task.FromResult(result);
     }
 
@@ -95,7 +99,6 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             ViewVersion = (ulong)Math.Max(0, view.Version),
             EtcdRequests = (ulong)cluster.EtcdRequests.Total,
             EtcdMessagesReceived = (ulong)cluster.EtcdRequests.Received,
-            BlobRequests = (ulong)c.BlobRequests,
             RebalancePasses = (ulong)c.RebalancePasses,
             RebalanceKeysChecked = (ulong)c.RebalanceKeysChecked,
             RebalanceKeysSent = (ulong)c.RebalanceKeysSent,
