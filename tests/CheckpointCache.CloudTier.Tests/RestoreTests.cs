@@ -48,7 +48,7 @@ public sealed class RestoreTests
         Assert.Equal(0, await node.MetricAsync("checkpointcache_writeback_uploaded_objects_total"));
         // A restored file is a local file from now on: it survives a restart without Blob.
         await node.StopAsync();
-        await azurite.KillAsync();
+        await azurite.StopAsync();
         await node.StartAgainAsync();
         Assert.Equal(Files["/ckpt/step-10/a.bin"], await node.ReadAsync("/ckpt/step-10/a.bin"));
     }

@@ -92,6 +92,20 @@ public sealed class BlobColdTier : IColdTier
     public async Task UploadAsync(string store, string path, long version, long size, Stream content, CancellationToken cancellationToken)
     {
         await EnsureContainerAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await UploadCoreAsync(store, path, version, size, content, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException e) when (e.ErrorCode == "ContainerNotFound")
+        {
+            // Deleted (or lost) behind our back: created again before the queue's next try.
+            _containerReady = false;
+            throw;
+        }
+    }
+
+    private async Task UploadCoreAsync(string store, string path, long version, long size, Stream content, CancellationToken cancellationToken)
+    {
         var blob = _container.GetBlockBlobClient(BlobNaming.NameOf(store, path));
         var headers = new BlobHttpHeaders { ContentType = "application/octet-stream" };
         int blockBytes = (int)Math.Min(_options.BlockBytes, int.MaxValue - 1024);

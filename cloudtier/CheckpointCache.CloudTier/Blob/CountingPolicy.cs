@@ -17,8 +17,17 @@ internal sealed class CountingPolicy(BlobRequestCounter counter, TokenBucket req
         await requests.TakeAsync(1, message.CancellationToken).ConfigureAwait(false);
         await bytes.TakeAsync(up, message.CancellationToken).ConfigureAwait(false);
         counter.Request(Operation(message.Request));
+        try
+        {
+            await ProcessNextAsync(message, pipeline).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Not answered (refused, reset, timed out): the bytes may not have left, and are counted only when answered.
+            bytes.Refund(up);
+            throw;
+        }
         counter.Up(up);
-        await ProcessNextAsync(message, pipeline).ConfigureAwait(false);
         if (message.HasResponse && message.Response.Headers.ContentLength is { } down && down > 0)
         {
             counter.Down(down);

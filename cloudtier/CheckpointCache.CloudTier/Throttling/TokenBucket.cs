@@ -37,4 +37,11 @@ internal sealed class TokenBucket
         }
         return debt <= 0 ? Task.CompletedTask : Task.Delay(TimeSpan.FromSeconds(debt / _rate), cancellationToken);
     }
+
+    /// <summary>Gives back what a request took but never sent (it failed to connect), so an outage does not pile up debt.</summary>
+    public void Refund(double amount)
+    {
+        if (Unlimited || amount <= 0) return;
+        lock (_lock) _tokens = Math.Min(_burst, _tokens + amount);
+    }
 }

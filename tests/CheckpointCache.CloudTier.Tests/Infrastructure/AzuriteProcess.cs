@@ -96,7 +96,20 @@ public sealed class AzuriteProcess : IDisposable
         await ready.Task.WaitAsync(TimeSpan.FromMinutes(1));
     }
 
-    /// <summary>Ends Azurite at once (SIGKILL by pid): Blob "goes away".</summary>
+    /// <summary>
+    /// Stops Azurite by its pid with SIGTERM, so it saves its metadata (a SIGKILLed Azurite forgets its last seconds,
+    /// which real Blob never does): Blob "goes away" for the node all the same.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (_process is null) return;
+        if (!_process.HasExited) System.Diagnostics.Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        _process.Dispose();
+        _process = null;
+    }
+
+    /// <summary>Ends Azurite at once (SIGKILL by pid).</summary>
     public async Task KillAsync()
     {
         if (_process is null) return;

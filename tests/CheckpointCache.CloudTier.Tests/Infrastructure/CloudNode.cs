@@ -86,6 +86,20 @@ public sealed partial class CloudNode : IAsyncDisposable
 
     public async Task KillAsync() => await Process.KillAsync();
 
+    /// <summary><see cref="Eventually.UntilAsync"/>, with the node's log in the error when it gives up.</summary>
+    public async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        try
+        {
+            await Eventually.UntilAsync(condition, what);
+        }
+        catch (TimeoutException e)
+        {
+            var log = Process.Output;
+            throw new TimeoutException(e.Message + "\nnode log (tail):\n" + log[Math.Max(0, log.Length - 6000)..], e);
+        }
+    }
+
     public async Task StopAsync() => await Process.StopAsync();
 
     /// <summary>Writes a whole file (create or replace) and commits it, without waiting for the cloud.</summary>
