@@ -147,7 +147,8 @@ public sealed partial class WritebackScenario : IScenario
         {
             "serve", $"--Engine:DataDirectory={data}", "--Engine:Namespaces:files:Kind=Files", "--Engine:Namespaces:files:RamBytes=256MiB",
             $"--Engine:Namespaces:files:SsdBytes={new ByteSize(Math.Max(2L << 30, 3 * _checkpoints * _checkpointBytes.Bytes))}",
-            "--Engine:Namespaces:kv:Kind=Kv", "--Engine:Namespaces:kv:RamBytes=16MiB", "--Engine:Namespaces:kv:SsdBytes=128MiB",
+            "--Engine:Namespaces:kv:Kind=Kv", "--Engine:Namespaces:kv:RamBytes=16MiB", "--Engine:Namespaces:kv:PageBytes=4MiB", "--Engine:Namespaces:kv:ChunkBytes=1047552",
+            "--Engine:Namespaces:kv:SegmentBytes=16MiB", "--Engine:Namespaces:kv:SsdBytes=128MiB",
             $"--Node:UnixSocketPath={socket}", "--Node:TcpPort=0", "--Node:MetricsPort=0",
             "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:CheckpointCache.Node=Information",
             "--Cloud:Enabled=true", $"--Cloud:ConnectionString={connection}", $"--Cloud:Container={container}",
