@@ -18,7 +18,7 @@ internal sealed class WritebackQueue : IAsyncDisposable
     private readonly IColdTier _cold;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
-    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly object _lock = new();
     private readonly HashSet<string> _busyPaths = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (int Failures, DateTime RetryAt)> _retries = [];
@@ -37,7 +37,15 @@ internal sealed class WritebackQueue : IAsyncDisposable
 
     public (long Objects, long Bytes) Backlog => (Interlocked.Read(ref _backlogObjects), Interlocked.Read(ref _backlogBytes));
 
-    public void Wake() => _wake.Release();
+    /// <summary>One pending wake is enough: a burst of commits costs the loop one pass, not one per commit.</summary>
+    public void Wake()
+    {
+        if (_wake.CurrentCount == 0)
+        {
+            try { _wake.Release(); }
+            catch (SemaphoreFullException) { }
+        }
+    }
 
     public void RefreshBacklog()
     {

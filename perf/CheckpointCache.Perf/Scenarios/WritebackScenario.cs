@@ -129,10 +129,12 @@ public sealed partial class WritebackScenario : IScenario
         result.Ratios["blob_bytes_writeback_all_vs_direct"] = Math.Round((double)all.BodyBytes / directWay.BodyBytes, 3);
         result.Ratios["blob_requests_writeback_all_vs_direct"] = Math.Round((double)all.Requests / directWay.Requests, 3);
         result.Ratios["writer_blocked_cache_vs_direct"] = Math.Round(all.WriterBlocked / directWay.WriterBlocked, 3);
+        result.Ratios["writer_blocked_cache_every5th_vs_direct"] = Math.Round(nth.WriterBlocked / directWay.WriterBlocked, 3);
         result.Ratios["node_counted_vs_wire_requests"] = Math.Round((double)(all.NodeRequests + nth.NodeRequests) / (all.Requests + nth.Requests), 3);
         result.Ratios["restore_local_vs_blob_seconds"] = Math.Round(allRestore / blobRestore, 3);
         result.Notes.Add($"{totalMb:F0} MB written each way; Azurite (a Node.js emulator on this 2-core machine) stands in for Blob, so absolute times are the emulator's, not Azure's; requests and bytes are what Blob would receive.");
         result.Notes.Add("wire counts come from a counting TCP proxy in front of Azurite (request heads and Content-Length bodies); node counts from checkpointcache_blob_requests_total and checkpointcache_blob_bytes_total{direction=\"up\"}.");
+        result.Notes.Add("requests: the SDK way uses the SDK's own upload (single-shot up to 16 MiB, else 16 MiB blocks, 4 at once; it chose how many requests a file costs); the node sends a file of at most Cloud:BlockBytes (16 MiB) as one Put Blob, larger ones as 16 MiB blocks plus a block list, and one create-container per node.");
         result.Notes.Add("writer blocked: (a) until every upload of every checkpoint returned; (b) until every file of every checkpoint was committed on the node (Close with commit; durable on local SSD), uploads continue behind.");
         if (!_keep) foreach (var sub in Directory.GetDirectories(root)) Directory.Delete(sub, recursive: true);
         return result;
