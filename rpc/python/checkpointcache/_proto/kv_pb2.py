@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x08kv.proto\x12\x15\x63heckpointcache.kv.v1\"9\n\tKeyStatus\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xa0\x01\n\x13NamespaceDescriptor\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\r\n\x05\x64type\x18\x03 \x01(\t\x12\x0e\n\x06layout\x18\x04 \x01(\t\x12\x0f\n\x07tp_rank\x18\x05 \x01(\r\x12\x0f\n\x07tp_size\x18\x06 \x01(\r\x12\x18\n\x10tokens_per_block\x18\x07 \x01(\r\x12\r\n\x05\x65xtra\x18\x08 \x01(\t\")\n\x0cNamespaceRef\x12\r\n\x05store\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\x0c\"h\n\x17\x44\x65\x63lareNamespaceRequest\x12\r\n\x05store\x18\x01 \x01(\t\x12>\n\ndescriptor\x18\x02 \x01(\x0b\x32*.checkpointcache.kv.v1.NamespaceDescriptor\"}\n\x18\x44\x65\x63lareNamespaceResponse\x12\x36\n\tnamespace\x18\x01 \x01(\x0b\x32#.checkpointcache.kv.v1.NamespaceRef\x12\x18\n\x10key_spec_version\x18\x02 \x01(\r\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"\x85\x01\n\x08PutFrame\x12\x36\n\tnamespace\x18\x01 \x01(\x0b\x32#.checkpointcache.kv.v1.NamespaceRef\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x14\n\x0ctotal_length\x18\x03 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x10\n\x08new_item\x18\x05 \x01(\x08\"E\n\x10\x42\x61tchPutResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .checkpointcache.kv.v1.KeyStatus\"p\n\x0f\x42\x61tchGetRequest\x12\x36\n\tnamespace\x18\x01 \x01(\x0b\x32#.checkpointcache.kv.v1.NamespaceRef\x12\x0c\n\x04keys\x18\x02 \x03(\x0c\x12\x17\n\x0fmax_frame_bytes\x18\x03 \x01(\r\"\x96\x01\n\x08GetFrame\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x66irst\x18\x02 \x01(\x08\x12\x0c\n\x04\x63ode\x18\x03 \x01(\x05\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x14\n\x0ctotal_length\x18\x05 \x01(\x04\x12)\n\x04tier\x18\x06 \x01(\x0e\x32\x1b.checkpointcache.kv.v1.Tier\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\"S\n\x0bKeysRequest\x12\x36\n\tnamespace\x18\x01 \x01(\x0b\x32#.checkpointcache.kv.v1.NamespaceRef\x12\x0c\n\x04keys\x18\x02 \x03(\x0c\"<\n\x0e\x45xistsResponse\x12*\n\x05tiers\x18\x01 \x03(\x0e\x32\x1b.checkpointcache.kv.v1.Tier\"!\n\x0e\x44\x65leteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x03(\x08\"i\n\rLookupRequest\x12\x36\n\tnamespace\x18\x01 \x01(\x0b\x32#.checkpointcache.kv.v1.NamespaceRef\x12\x0c\n\x04keys\x18\x02 \x03(\x0c\x12\x12\n\npin_ttl_ms\x18\x03 \x01(\r\"q\n\x0eLookupResponse\x12\x15\n\rprefix_length\x18\x01 \x01(\r\x12*\n\x05tiers\x18\x02 \x03(\x0e\x32\x1b.checkpointcache.kv.v1.Tier\x12\x1c\n\x14pinned_until_unix_ms\x18\x03 \x01(\x04*1\n\x04Tier\x12\r\n\tTIER_NONE\x10\x00\x12\x0c\n\x08TIER_RAM\x10\x01\x12\x0c\n\x08TIER_SSD\x10\x02\x32\xae\x04\n\x07KvCache\x12s\n\x10\x44\x65\x63lareNamespace\x12..checkpointcache.kv.v1.DeclareNamespaceRequest\x1a/.checkpointcache.kv.v1.DeclareNamespaceResponse\x12V\n\x08\x42\x61tchPut\x12\x1f.checkpointcache.kv.v1.PutFrame\x1a\'.checkpointcache.kv.v1.BatchPutResponse(\x01\x12U\n\x08\x42\x61tchGet\x12&.checkpointcache.kv.v1.BatchGetRequest\x1a\x1f.checkpointcache.kv.v1.GetFrame0\x01\x12S\n\x06\x45xists\x12\".checkpointcache.kv.v1.KeysRequest\x1a%.checkpointcache.kv.v1.ExistsResponse\x12S\n\x06\x44\x65lete\x12\".checkpointcache.kv.v1.KeysRequest\x1a%.checkpointcache.kv.v1.DeleteResponse\x12U\n\x06Lookup\x12$.checkpointcache.kv.v1.LookupRequest\x1a%.checkpointcache.kv.v1.LookupResponseB\x1c\xaa\x02\x19\x43heckpointCache.Rpc.Kv.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x08kv.proto\x12\x15\x63heckpointcache.kv.v1\"K\n\tKeyStatus\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x10\n\x08replicas\x18\x04 \x01(\r\"\xa0\x01\n\x13NamespaceDescriptor\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\r\n\x05\x64type\x18\x03 \x01(\t\x12\x0e\n\x06layout\x18\x04 \x01(\t\x12\x0f\n\x07tp_rank\x18\x05 \x01(\r\x12\x0f\n\x07tp_size\x18\x06 \x01(\r\x12\x18\n\x10tokens_per_block\x18\x07 \x01(\r\x12\r\n\x05\x65xtra\x18\x08 \x01(\t\")\n\x0cNamespaceRef\x12\r\n\x05store\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\x0c\"h\n\x17\x44\x65\x63lareNamespaceRequest\x12\r\n\x05store\x18\x01 \x01(\t\x12>\n\ndescriptor\x18\x02 \x01(\x0b\x32*.checkpointcache.kv.v1.NamespaceDescriptor\"}\n\x18\x44\x65\x63lareNamespaceResponse\x12\x36\n\tnamespace\x18\x01 \x01(\x0b\x32#.checkpointcache.kv.v1.NamespaceRef\x12\x18\n\x10key_spec_version\x18\x02 \x01(\r\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"\x85\x01\n\x08PutFrame\x12\x36\n\tnamespace\x18\x01 \x01(\x0b\x32#.checkpointcache.kv.v1.NamespaceRef\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x14\n\x0ctotal_length\x18\x03 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x10\n\x08new_item\x18\x05 \x01(\x08\"E\n\x10\x42\x61tchPutResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .checkpointcache.kv.v1.KeyStatus\"p\n\x0f\x42\x61tchGetRequest\x12\x36\n\tnamespace\x18\x01 \x01(\x0b\x32#.checkpointcache.kv.v1.NamespaceRef\x12\x0c\n\x04keys\x18\x02 \x03(\x0c\x12\x17\n\x0fmax_frame_bytes\x18\x03 \x01(\r\"\x96\x01\n\x08GetFrame\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x66irst\x18\x02 \x01(\x08\x12\x0c\n\x04\x63ode\x18\x03 \x01(\x05\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x14\n\x0ctotal_length\x18\x05 \x01(\x04\x12)\n\x04tier\x18\x06 \x01(\x0e\x32\x1b.checkpointcache.kv.v1.Tier\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\"S\n\x0bKeysRequest\x12\x36\n\tnamespace\x18\x01 \x01(\x0b\x32#.checkpointcache.kv.v1.NamespaceRef\x12\x0c\n\x04keys\x18\x02 \x03(\x0c\"<\n\x0e\x45xistsResponse\x12*\n\x05tiers\x18\x01 \x03(\x0e\x32\x1b.checkpointcache.kv.v1.Tier\"!\n\x0e\x44\x65leteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x03(\x08\"i\n\rLookupRequest\x12\x36\n\tnamespace\x18\x01 \x01(\x0b\x32#.checkpointcache.kv.v1.NamespaceRef\x12\x0c\n\x04keys\x18\x02 \x03(\x0c\x12\x12\n\npin_ttl_ms\x18\x03 \x01(\r\"q\n\x0eLookupResponse\x12\x15\n\rprefix_length\x18\x01 \x01(\r\x12*\n\x05tiers\x18\x02 \x03(\x0e\x32\x1b.checkpointcache.kv.v1.Tier\x12\x1c\n\x14pinned_until_unix_ms\x18\x03 \x01(\x04*@\n\x04Tier\x12\r\n\tTIER_NONE\x10\x00\x12\x0c\n\x08TIER_RAM\x10\x01\x12\x0c\n\x08TIER_SSD\x10\x02\x12\r\n\tTIER_PEER\x10\x03\x32\xae\x04\n\x07KvCache\x12s\n\x10\x44\x65\x63lareNamespace\x12..checkpointcache.kv.v1.DeclareNamespaceRequest\x1a/.checkpointcache.kv.v1.DeclareNamespaceResponse\x12V\n\x08\x42\x61tchPut\x12\x1f.checkpointcache.kv.v1.PutFrame\x1a\'.checkpointcache.kv.v1.BatchPutResponse(\x01\x12U\n\x08\x42\x61tchGet\x12&.checkpointcache.kv.v1.BatchGetRequest\x1a\x1f.checkpointcache.kv.v1.GetFrame0\x01\x12S\n\x06\x45xists\x12\".checkpointcache.kv.v1.KeysRequest\x1a%.checkpointcache.kv.v1.ExistsResponse\x12S\n\x06\x44\x65lete\x12\".checkpointcache.kv.v1.KeysRequest\x1a%.checkpointcache.kv.v1.DeleteResponse\x12U\n\x06Lookup\x12$.checkpointcache.kv.v1.LookupRequest\x1a%.checkpointcache.kv.v1.LookupResponseB\x1c\xaa\x02\x19\x43heckpointCache.Rpc.Kv.V1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kv_pb2', globals())
@@ -21,36 +21,36 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'\252\002\031CheckpointCache.Rpc.Kv.V1'
-  _TIER._serialized_start=1411
-  _TIER._serialized_end=1460
+  _TIER._serialized_start=1429
+  _TIER._serialized_end=1493
   _KEYSTATUS._serialized_start=35
-  _KEYSTATUS._serialized_end=92
-  _NAMESPACEDESCRIPTOR._serialized_start=95
-  _NAMESPACEDESCRIPTOR._serialized_end=255
-  _NAMESPACEREF._serialized_start=257
-  _NAMESPACEREF._serialized_end=298
-  _DECLARENAMESPACEREQUEST._serialized_start=300
-  _DECLARENAMESPACEREQUEST._serialized_end=404
-  _DECLARENAMESPACERESPONSE._serialized_start=406
-  _DECLARENAMESPACERESPONSE._serialized_end=531
-  _PUTFRAME._serialized_start=534
-  _PUTFRAME._serialized_end=667
-  _BATCHPUTRESPONSE._serialized_start=669
-  _BATCHPUTRESPONSE._serialized_end=738
-  _BATCHGETREQUEST._serialized_start=740
-  _BATCHGETREQUEST._serialized_end=852
-  _GETFRAME._serialized_start=855
-  _GETFRAME._serialized_end=1005
-  _KEYSREQUEST._serialized_start=1007
-  _KEYSREQUEST._serialized_end=1090
-  _EXISTSRESPONSE._serialized_start=1092
-  _EXISTSRESPONSE._serialized_end=1152
-  _DELETERESPONSE._serialized_start=1154
-  _DELETERESPONSE._serialized_end=1187
-  _LOOKUPREQUEST._serialized_start=1189
-  _LOOKUPREQUEST._serialized_end=1294
-  _LOOKUPRESPONSE._serialized_start=1296
-  _LOOKUPRESPONSE._serialized_end=1409
-  _KVCACHE._serialized_start=1463
-  _KVCACHE._serialized_end=2021
+  _KEYSTATUS._serialized_end=110
+  _NAMESPACEDESCRIPTOR._serialized_start=113
+  _NAMESPACEDESCRIPTOR._serialized_end=273
+  _NAMESPACEREF._serialized_start=275
+  _NAMESPACEREF._serialized_end=316
+  _DECLARENAMESPACEREQUEST._serialized_start=318
+  _DECLARENAMESPACEREQUEST._serialized_end=422
+  _DECLARENAMESPACERESPONSE._serialized_start=424
+  _DECLARENAMESPACERESPONSE._serialized_end=549
+  _PUTFRAME._serialized_start=552
+  _PUTFRAME._serialized_end=685
+  _BATCHPUTRESPONSE._serialized_start=687
+  _BATCHPUTRESPONSE._serialized_end=756
+  _BATCHGETREQUEST._serialized_start=758
+  _BATCHGETREQUEST._serialized_end=870
+  _GETFRAME._serialized_start=873
+  _GETFRAME._serialized_end=1023
+  _KEYSREQUEST._serialized_start=1025
+  _KEYSREQUEST._serialized_end=1108
+  _EXISTSRESPONSE._serialized_start=1110
+  _EXISTSRESPONSE._serialized_end=1170
+  _DELETERESPONSE._serialized_start=1172
+  _DELETERESPONSE._serialized_end=1205
+  _LOOKUPREQUEST._serialized_start=1207
+  _LOOKUPREQUEST._serialized_end=1312
+  _LOOKUPRESPONSE._serialized_start=1314
+  _LOOKUPRESPONSE._serialized_end=1427
+  _KVCACHE._serialized_start=1496
+  _KVCACHE._serialized_end=2054
 # @@protoc_insertion_point(module_scope)
