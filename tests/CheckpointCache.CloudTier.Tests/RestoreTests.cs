@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CheckpointCache.Client.Files;
+using CheckpointCache.CloudTier.Blob;
 using CheckpointCache.CloudTier.Tests.Infrastructure;
 using CheckpointCache.Rpc.Files.V1;
 
@@ -30,6 +31,12 @@ public sealed class RestoreTests
     {
         using var azurite = await AzuriteProcess.StartAsync();
         await SeedAsync(azurite, "wiped");
+        // One object is damaged in Blob: same metadata (checksum), different bytes.
+        var damaged = azurite.Container("wiped").GetBlobClient(BlobNaming.NameOf("files", "/models/m1/weights.bin"));
+        var metadata = (await damaged.GetPropertiesAsync()).Value.Metadata;
+        var wrong = (byte[])Files["/models/m1/weights.bin"].Clone();
+        wrong[12345] ^= 0x40;
+        await damaged.UploadAsync(BinaryData.FromBytes(wrong), new Azure.Storage.Blobs.Models.BlobUploadOptions { Metadata = metadata });
         using var dir = new TestDirectory();
         await using var node = await CloudNode.StartAsync(dir.Of("data"), CloudNode.CloudSettings(dir.Of("data"), azurite, "wiped"));
 
@@ -46,6 +53,10 @@ public sealed class RestoreTests
         Assert.Equal(FilesError.NotFound, missing.Error);
         Assert.Equal(0, await node.MetricAsync("checkpointcache_writeback_backlog_objects"));
         Assert.Equal(0, await node.MetricAsync("checkpointcache_writeback_uploaded_objects_total"));
+        // The damaged object is an error, never wrong bytes, and nothing of it is left on the node.
+        var corrupt = await Assert.ThrowsAsync<FilesClientException>(() => node.ReadAsync("/models/m1/weights.bin"));
+        Assert.Equal(FilesError.DataLost, corrupt.Error);
+        Assert.Equal(["config.json"], (await node.Files.ListAsync("/models/m1")).Select(e => e.Name));
         // A restored file is a local file from now on: it survives a restart without Blob.
         await node.StopAsync();
         await azurite.StopAsync();
