@@ -25,6 +25,7 @@ public sealed class NoCloudTests
         var prefetch = await Assert.ThrowsAsync<FilesClientException>(() => node.Files.PrefetchAsync("/"));
         Assert.Equal(StatusCode.FailedPrecondition, prefetch.Status);
         Assert.False((await node.Client.GetInfoAsync()).CloudEnabled);
+        Assert.Null((await node.Client.GetStatsAsync()).Cloud);
         Assert.Contains("cloud tier off", node.Process.Output);
 
         var mapped = node.Process.MappedFiles();

@@ -46,6 +46,13 @@ public sealed class WritebackTests
         Assert.Equal(0, await node.MetricAsync("checkpointcache_writeback_backlog_objects"));
         var info = await node.Client.GetInfoAsync();
         Assert.True(info.CloudEnabled);
+        // The same counts in NodeStats (what `checkpointcache status` prints).
+        var cloud = (await node.Client.GetStatsAsync()).Cloud;
+        Assert.Equal((ulong)await node.MetricAsync("checkpointcache_blob_requests_total"), cloud.BlobRequests);
+        Assert.Equal(4ul, cloud.RequestsByOperation.Single(o => o.Op == "put_block").Requests);
+        var store = cloud.Stores.Single(w => w.Store == "files");
+        Assert.Equal(3ul, store.UploadedObjects);
+        Assert.Equal(0ul, store.BacklogObjects);
     }
 
     [Fact]

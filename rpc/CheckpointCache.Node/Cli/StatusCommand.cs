@@ -33,6 +33,15 @@ internal static class StatusCommand
             output.WriteLine($"{s.Name,-8} {kind,-5} {Size(ram?.BytesUsed ?? 0) + " / " + Size(s.RamBudgetBytes),-22} {Size(ssd?.BytesUsed ?? 0) + " / " + Size(s.SsdBudgetBytes),-22} " +
                              $"{(ram?.Hits ?? 0) + "/" + (ssd?.Hits ?? 0),-14} {s.Misses,8} {s.Puts,8} {Size(s.EvictedBytes),10}");
         }
+        if (stats.Cloud is { } cloud)
+        {
+            output.WriteLine();
+            output.WriteLine($"blob        {cloud.BlobRequests} requests ({string.Join(", ", cloud.RequestsByOperation.Select(o => $"{o.Op} {o.Requests}"))}), " +
+                             $"{Size(cloud.BytesUp)} up, {Size(cloud.BytesDown)} down");
+            foreach (var w in cloud.Stores)
+                output.WriteLine($"writeback   {w.Store}: backlog {w.BacklogObjects} files / {Size(w.BacklogBytes)}, uploaded {w.UploadedObjects}, failures {w.Failures}, " +
+                                 $"restored {w.RestoredObjects}, remote deletes pending {w.PendingRemoteDeletes}");
+        }
         return 0;
     }
 

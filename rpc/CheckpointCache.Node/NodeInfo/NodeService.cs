@@ -80,12 +80,31 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             store.Tiers.Add(new TierStats { Tier = "ssd", Hits = (ulong)s.SsdHits, BytesRead = (ulong)s.SsdBytesRead, BytesUsed = (ulong)s.SsdBytesUsed });
             result.Stores.Add(store);
         }
+        if (files.ColdTier is { } cold) result.Cloud = CloudStatsOf(cold, files);
         if (cluster.Enabled)
         {
             result.Cluster = ClusterStatsOf(cluster);
             result.Cluster.BlobRequests = (ulong)(files.ColdTier?.GetStats().Requests ?? 0);
         }
         return Task.FromResult(result);
+    }
+
+    private static CloudStats CloudStatsOf(Engine.Files.IColdTier cold, Files.FileTreeRegistry files)
+    {
+        var blob = cold.GetStats();
+        var stats = new CloudStats { BlobRequests = (ulong)blob.Requests, BytesUp = (ulong)blob.BytesUp, BytesDown = (ulong)blob.BytesDown };
+        foreach (var (op, n) in blob.RequestsByOperation.OrderBy(o => o.Key, StringComparer.Ordinal))
+            stats.RequestsByOperation.Add(new BlobOperationCount { Op = op, Requests = (ulong)n });
+        foreach (var tree in files.Trees.OrderBy(t => t.NamespaceName, StringComparer.Ordinal))
+        {
+            var w = tree.GetWritebackStats();
+            stats.Stores.Add(new WritebackStoreStats
+            {
+                Store = tree.NamespaceName, BacklogObjects = (ulong)w.BacklogObjects, BacklogBytes = (ulong)w.BacklogBytes, UploadedObjects = (ulong)w.UploadedObjects,
+                Failures = (ulong)w.Failures, RestoredObjects = (ulong)w.RestoredObjects, PendingRemoteDeletes = (ulong)w.PendingRemoteDeletes,
+            });
+        }
+        return stats;
     }
 
     private static ClusterStats ClusterStatsOf(ClusterNode cluster)
