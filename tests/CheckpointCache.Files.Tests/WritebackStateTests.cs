@@ -92,4 +92,16 @@ public sealed class WritebackStateTests : IAsyncLifetime
         var (entries, _) = await _files.Tree.ListAsync("/remote", null, 100);
         Assert.Equal(["x"], entries.Select(e => e.Name));
     }
+
+    [Fact]
+    public async Task ARestoreCutShortByACrashLeavesNothingAfterTheRestart()
+    {
+        // What a crash in the middle of a restore leaves: the hidden temporary file, created but never renamed.
+        await _files.Tree.MkdirAsync("/m");
+        await _files.WriteFileAsync("/m/.cc-restore-0123456789abcdef", TestData.Random(1, 1000));
+        await _files.WriteFileAsync("/m/kept", TestData.Random(2, 1000));
+        await _files.RestartAsync();
+        var (entries, _) = await _files.Tree.ListAsync("/m", null, 100);
+        Assert.Equal(["kept"], entries.Select(e => e.Name));
+    }
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace CheckpointCache.Engine.Files;
 
 /// <summary>
@@ -12,6 +14,19 @@ public sealed partial class FileTree
     internal const string RestorePrefix = ".cc-restore-";
 
     private static bool IsRestoreTemp(string name) => name.StartsWith(RestorePrefix, StringComparison.Ordinal);
+
+    /// <summary>Temporary files of restores a crash interrupted: never renamed into place, so nobody refers to them.</summary>
+    private async Task RemoveRestoreLeftoversAsync(CancellationToken cancellationToken)
+    {
+        List<string> leftovers;
+        using (await LockAsync(cancellationToken).ConfigureAwait(false))
+            leftovers = _nodes.Values.Where(n => n is FileNode && IsRestoreTemp(n.Name) && n.Attached).Select(n => n.PathOf()).ToList();
+        foreach (var path in leftovers)
+        {
+            _logger.LogInformation("Removing {Path} of {Store}, left by a restore from the cold tier that did not finish", path, _ns.Name);
+            await DeleteAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     private void AddCandidate(FileNode file)
     {

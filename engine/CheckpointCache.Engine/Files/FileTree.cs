@@ -99,6 +99,7 @@ public sealed partial class FileTree : IAsyncDisposable
             if (coldTier is not null)
             {
                 tree._restorer = new ColdRestorer(tree, coldTier, logger);
+                await tree.RemoveRestoreLeftoversAsync(cancellationToken).ConfigureAwait(false);
                 if (tree._writesBack) tree._writeback = new WritebackQueue(tree, coldTier, logger);
             }
         }
