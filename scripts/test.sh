@@ -15,6 +15,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
+# Azurite (Blob emulator) for the cloud-tier tests, from npm into a project-local ignored folder; the tests find it
+# there (AZURITE_BLOB overrides). Needs node and npm (Debian's nodejs and npm).
+AZURITE_VERSION=3.37.0
+if [ ! -x .tools/azurite/node_modules/.bin/azurite-blob ] || ! grep -q "\"version\": \"$AZURITE_VERSION\"" .tools/azurite/node_modules/azurite/package.json 2>/dev/null; then
+  if ! command -v npm >/dev/null; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm
+  fi
+  npm install --no-audit --no-fund --loglevel=error --prefix .tools/azurite "azurite@$AZURITE_VERSION"
+fi
 # The manifest validator (deploy/validate): pinned by its lock file, installed beside it (ignored by git).
 npm ci --prefix deploy/validate --no-audit --no-fund --loglevel=error
 

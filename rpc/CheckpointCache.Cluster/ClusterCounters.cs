@@ -29,7 +29,7 @@ public sealed class ClusterCounters
     public long RebalancePending => Interlocked.Read(ref _pending);
     /// <summary>Client writes that reached fewer copies than their store's Replicas.</summary>
     public long UnderReplicatedWrites => Interlocked.Read(ref _underReplicatedWrites);
-    /// <summary>Requests to Blob storage. Always 0 until the cloud tier exists; counted here so dashboards have the series.</summary>
+    /// <summary>Requests to Blob by the cluster layer: 0, since hashed KV stores have no cold tier (the files cloud tier counts its own; the node reports those).</summary>
     public long BlobRequests => 0;
 
     internal void Sent(ReplicateReason reason, long bytes)

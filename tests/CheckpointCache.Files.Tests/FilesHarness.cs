@@ -11,17 +11,20 @@ public sealed class FilesHarness : IAsyncDisposable
     private readonly EngineOptions _engineOptions;
     private readonly FilesOptions _filesOptions;
 
-    private FilesHarness(EngineOptions engineOptions, FilesOptions filesOptions)
+    private FilesHarness(EngineOptions engineOptions, FilesOptions filesOptions, IColdTier? coldTier)
     {
         _engineOptions = engineOptions;
         _filesOptions = filesOptions;
+        _coldTier = coldTier;
     }
+
+    private readonly IColdTier? _coldTier;
 
     public ICacheEngine Engine { get; private set; } = null!;
     public FileTree Tree { get; private set; } = null!;
     public const int BlockBytes = 64 * 1024;
 
-    public static async Task<FilesHarness> StartAsync(string folder, long ssdMiB = 96, int snapshotEvery = 10_000, long maxStagedBytes = 16 * 1024 * 1024)
+    public static async Task<FilesHarness> StartAsync(string folder, long ssdMiB = 96, int snapshotEvery = 10_000, long maxStagedBytes = 16 * 1024 * 1024, IColdTier? coldTier = null)
     {
         var engine = new EngineOptions
         {
@@ -51,7 +54,7 @@ public sealed class FilesHarness : IAsyncDisposable
             SnapshotEveryRecords = snapshotEvery,
             MaxStagedBytesPerSession = new ByteSize(maxStagedBytes),
         };
-        var harness = new FilesHarness(engine, files);
+        var harness = new FilesHarness(engine, files, coldTier);
         await harness.OpenAsync();
         return harness;
     }
@@ -59,7 +62,7 @@ public sealed class FilesHarness : IAsyncDisposable
     private async Task OpenAsync()
     {
         Engine = await CacheEngine.OpenAsync(_engineOptions);
-        Tree = await FileTree.OpenAsync(Engine.GetNamespace("files"), _filesOptions, NullLogger.Instance);
+        Tree = await FileTree.OpenAsync(Engine.GetNamespace("files"), _filesOptions, NullLogger.Instance, _coldTier);
     }
 
     /// <summary>A clean restart: the tree and the engine are closed and opened again on the same folder.</summary>

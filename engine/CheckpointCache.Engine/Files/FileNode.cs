@@ -18,6 +18,9 @@ internal sealed class FileNode(long id, string name, int mode, long modifiedUnix
     public long LiveSize { get => Volatile.Read(ref _liveSize); set => Volatile.Write(ref _liveSize, value); }
     private long _liveSize;
     public List<(long Index, long Version)> Garbage { get; } = [];
+    /// <summary>The version last written back to the cold tier (0: none), and the path it was written under.</summary>
+    public long PersistedVersion { get; set; }
+    public string? PersistedPath { get; set; }
 
     public int BlockCount(int blockBytes) => (int)((Size + blockBytes - 1) / blockBytes);
 }

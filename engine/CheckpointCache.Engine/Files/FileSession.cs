@@ -51,6 +51,8 @@ public sealed class FileSession
 
     public long Id { get; }
     public long FileId => File.Id;
+    /// <summary>The tree (files store) this session belongs to.</summary>
+    public FileTree Tree => _tree;
     public OpenMode Mode { get; }
     /// <summary>The open created the file.</summary>
     public bool Created { get; }
@@ -393,7 +395,8 @@ public sealed class FileSession
     private async Task<DurabilityLevel> CommitLockedAsync(CancellationToken cancellationToken)
     {
         if (CanWrite) CheckWritable();
-        if (!_dirty)
+        // A file this session created is published at its first commit even when empty (a marker file is a file).
+        if (!_dirty && !(Created && CanWrite && File.Version == 0 && Version == 0))
         {
             await _tree.CommitEngineAsync(cancellationToken).ConfigureAwait(false);
             return DurabilityLevel.Local;

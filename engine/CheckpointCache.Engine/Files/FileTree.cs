@@ -14,7 +14,7 @@ namespace CheckpointCache.Engine.Files;
 /// Thread-safe: metadata changes are serialized by one gate (they are in-memory plus one small
 /// append); block I/O runs outside it.
 /// </summary>
-public sealed class FileTree : IAsyncDisposable
+public sealed partial class FileTree : IAsyncDisposable
 {
     private const int DefaultFileMode = 0b110_100_100;       // 0644
     private const int DefaultDirectoryMode = 0b111_101_101;  // 0755
@@ -29,14 +29,26 @@ public sealed class FileTree : IAsyncDisposable
     private readonly BlockReaper _reaper;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _sweeper;
+    private readonly IColdTier? _cold;
+    // Writeback state, all under the gate: files that may need an upload (id -> order of arrival), the paths whose
+    // remote copies are to be deleted, and callers waiting for a version to be persisted.
+    private readonly bool _writesBack;
+    private readonly Dictionary<long, long> _candidates = [];
+    private long _candidateTicket;
+    private readonly HashSet<string> _remoteDeletes = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, List<(long Version, TaskCompletionSource<bool> Done)>> _persistWaiters = [];
+    private WritebackQueue? _writeback;
+    private ColdRestorer? _restorer;
     private DirectoryNode _root;
     private long _nextId;
     private long _durableSequence;
     private int _disposed;
 
-    private FileTree(ICacheNamespace ns, FilesOptions options, ILogger logger, MetadataJournal journal)
+    private FileTree(ICacheNamespace ns, FilesOptions options, ILogger logger, MetadataJournal journal, IColdTier? cold)
     {
         _ns = ns;
+        _cold = cold;
+        _writesBack = cold is not null && cold.WritesBack(ns.Name);
         _options = options;
         _logger = logger;
         _journal = journal;
@@ -53,9 +65,21 @@ public sealed class FileTree : IAsyncDisposable
     internal ICacheNamespace Namespace => _ns;
     internal ILogger Logger => _logger;
     internal BlockReaper Reaper => _reaper;
+    /// <summary>The cold tier this store reads through from (and, in mode Writeback, writes back to); null without one.</summary>
+    public IColdTier? ColdTier => _cold;
+    /// <summary>Committed files selected by the persist policy are uploaded to the cold tier.</summary>
+    public bool WritesBack => _writesBack;
 
     /// <summary>Opens the files layer over <paramref name="ns"/>, recovering the tree from its snapshot and journal.</summary>
-    public static async Task<FileTree> OpenAsync(ICacheNamespace ns, FilesOptions options, ILogger logger, CancellationToken cancellationToken = default)
+    public static Task<FileTree> OpenAsync(ICacheNamespace ns, FilesOptions options, ILogger logger, CancellationToken cancellationToken = default)
+        => OpenAsync(ns, options, logger, coldTier: null, cancellationToken);
+
+    /// <summary>
+    /// Opens the files layer with a cold tier: misses read through from it, and in mode Writeback a durable queue (the
+    /// journal itself) uploads committed files the policy selects. Files stores never evict, so nothing not yet
+    /// persisted can be dropped from the cache.
+    /// </summary>
+    public static async Task<FileTree> OpenAsync(ICacheNamespace ns, FilesOptions options, ILogger logger, IColdTier? coldTier, CancellationToken cancellationToken = default)
     {
         options = options.Clone();
         if (ns.Kind != NamespaceKind.Files)
@@ -68,10 +92,16 @@ public sealed class FileTree : IAsyncDisposable
         if (options.SnapshotEveryRecords < 1)
             throw new FilesException(FilesErrorCode.InvalidArgument, $"Files:SnapshotEveryRecords {options.SnapshotEveryRecords} must be at least 1");
         var journal = new MetadataJournal(ns, (int)block, logger);
-        var tree = new FileTree(ns, options, logger, journal) { BlockBytes = (int)block };
+        var tree = new FileTree(ns, options, logger, journal, coldTier) { BlockBytes = (int)block };
         try
         {
             await tree.RecoverAsync(cancellationToken).ConfigureAwait(false);
+            if (coldTier is not null)
+            {
+                tree._restorer = new ColdRestorer(tree, coldTier, logger);
+                await tree.RemoveRestoreLeftoversAsync(cancellationToken).ConfigureAwait(false);
+                if (tree._writesBack) tree._writeback = new WritebackQueue(tree, coldTier, logger);
+            }
         }
         catch
         {
@@ -91,6 +121,7 @@ public sealed class FileTree : IAsyncDisposable
             foreach (var node in snapshot.Nodes) _nodes[node.Id] = node;
             _root = (DirectoryNode)_nodes[DirectoryNode.RootId];
             _nextId = snapshot.NextId;
+            if (_writesBack) _remoteDeletes.UnionWith(snapshot.RemoteDeletes);
         }
         int replayed = 0;
         await foreach (var record in _journal.ReplayAsync(cancellationToken).ConfigureAwait(false))
@@ -99,6 +130,10 @@ public sealed class FileTree : IAsyncDisposable
             replayed++;
         }
         _durableSequence = _journal.Sequence;
+        // Whatever was pending before the restart is found again: every file is a candidate once.
+        if (_writesBack)
+            foreach (var node in _nodes.Values)
+                if (node is FileNode f) AddCandidate(f);
         _logger.LogInformation(
             "Files in namespace {Namespace} recovered in {RecoveryMs} ms: {Files} files, {Directories} directories, snapshot at record {SnapshotSequence}, {Replayed} journal records replayed",
             _ns.Name, (DateTime.UtcNow - started).TotalMilliseconds, _nodes.Values.Count(n => n.Kind == EntryKind.File),
@@ -163,7 +198,35 @@ public sealed class FileTree : IAsyncDisposable
 
     // ---- metadata operations ----
 
+    /// <summary>Stat; a path that is not here is restored from the cold tier first when it is there.</summary>
     public async Task<EntryInfo> StatAsync(string path, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await StatLocalAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FilesException e) when (e.Code == FilesErrorCode.NotFound && _restorer is not null)
+        {
+            if (!await _restorer.RestoreAsync(path, cancellationToken).ConfigureAwait(false)) throw;
+        }
+        return await StatLocalAsync(path, cancellationToken).ConfigureAwait(false);
+    }
+
+    internal async Task<bool> ExistsLocallyAsync(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await StatLocalAsync(path, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (FilesException e) when (e.Code is FilesErrorCode.NotFound)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Stat of what this node holds, never asking the cold tier.</summary>
+    public async Task<EntryInfo> StatLocalAsync(string path, CancellationToken cancellationToken = default)
     {
         var names = Parse(path);
         using var _ = await LockAsync(cancellationToken).ConfigureAwait(false);
@@ -231,6 +294,29 @@ public sealed class FileTree : IAsyncDisposable
     /// writes stay private to it until it commits, and readers see the version committed when they opened.
     /// </summary>
     public async Task<FileSession> OpenAsync(string path, OpenMode mode, int? createMode = null, CancellationToken cancellationToken = default)
+    {
+        // Read through unless the open replaces the file whole (create + truncate): then old bytes do not matter.
+        bool replaces = (mode & (OpenMode.Create | OpenMode.Truncate)) == (OpenMode.Create | OpenMode.Truncate);
+        if (_restorer is null || replaces) return await OpenLocalAsync(path, mode, createMode, cancellationToken).ConfigureAwait(false);
+        if ((mode & OpenMode.Create) != 0)
+        {
+            // Create without truncate keeps existing bytes, so an object only in the cold tier is restored first.
+            if (!await ExistsLocallyAsync(path, cancellationToken).ConfigureAwait(false)) await _restorer.RestoreAsync(path, cancellationToken).ConfigureAwait(false);
+            return await OpenLocalAsync(path, mode, createMode, cancellationToken).ConfigureAwait(false);
+        }
+        try
+        {
+            return await OpenLocalAsync(path, mode, createMode, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FilesException e) when (e.Code == FilesErrorCode.NotFound)
+        {
+            if (!await _restorer.RestoreAsync(path, cancellationToken).ConfigureAwait(false)) throw;
+        }
+        return await OpenLocalAsync(path, mode, createMode, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Open of what this node holds, never asking the cold tier.</summary>
+    internal async Task<FileSession> OpenLocalAsync(string path, OpenMode mode, int? createMode, CancellationToken cancellationToken)
     {
         CheckMode(mode, path);
         var names = Parse(path);
@@ -330,6 +416,7 @@ public sealed class FileTree : IAsyncDisposable
             garbage = await AppendLockedAsync(record, cancellationToken).ConfigureAwait(false);
         }
         _reaper.Enqueue(garbage);
+        WakeWriteback();
     }
 
     /// <summary>Removes a file, or a directory (with everything under it when <paramref name="recursive"/>).</summary>
@@ -349,6 +436,7 @@ public sealed class FileTree : IAsyncDisposable
             garbage = await AppendLockedAsync(new JournalRecord(JournalOp.Delete) { ParentId = parent.Id, Name = names[^1], ModifiedUnixMs = Now() }, cancellationToken).ConfigureAwait(false);
         }
         _reaper.Enqueue(garbage);
+        WakeWriteback();
     }
 
     /// <summary>chmod and utimens: permission bits and modification time.</summary>
@@ -369,7 +457,7 @@ public sealed class FileTree : IAsyncDisposable
     public async Task<IReadOnlyList<ObjectStatus>> GetStatusAsync(string path, int limit = 1000, CancellationToken cancellationToken = default)
     {
         var names = Parse(path);
-        var files = new List<(string Path, FileNode File, long[] Blocks, long Size, long Version, int Sessions, long Staged, bool Writing)>();
+        var files = new List<(string Path, FileNode File, long[] Blocks, long Size, long Version, int Sessions, long Staged, bool Writing, bool Persisted, bool Pending)>();
         using (await LockAsync(cancellationToken).ConfigureAwait(false))
         {
             var start = Resolve(names, path);
@@ -386,11 +474,13 @@ public sealed class FileTree : IAsyncDisposable
                 var f = (FileNode)node;
                 var sessions = _sessions.Values.Where(s => s.File == f).ToList();
                 long staged = sessions.Sum(s => s.StagedBytes);
-                files.Add((f.PathOf(), f, (long[])f.Blocks.Clone(), f.Size, f.Version, f.OpenSessions, staged, sessions.Any(s => s.IsDirty)));
+                var filePath = f.PathOf();
+                files.Add((filePath, f, (long[])f.Blocks.Clone(), f.Size, f.Version, f.OpenSessions, staged, sessions.Any(s => s.IsDirty),
+                    IsPersisted(f, filePath), _writesBack && IsPending(f, filePath)));
             }
         }
         var result = new List<ObjectStatus>(files.Count);
-        foreach (var (p, f, blocks, size, version, sessions, staged, writing) in files)
+        foreach (var (p, f, blocks, size, version, sessions, staged, writing, persisted, pending) in files)
         {
             int stored = 0, missing = 0, ram = 0, ssd = 0;
             for (long i = 0; i < blocks.Length; i++)
@@ -407,7 +497,8 @@ public sealed class FileTree : IAsyncDisposable
             result.Add(new ObjectStatus
             {
                 Path = p, Id = f.Id, CommittedSize = size, Version = version, Blocks = stored, MissingBlocks = missing, BlocksInRam = ram, BlocksOnSsd = ssd,
-                OpenSessions = sessions, StagedBytes = staged, Durability = DurabilityLevel.Local,
+                OpenSessions = sessions, StagedBytes = staged, Durability = persisted ? DurabilityLevel.Persisted : DurabilityLevel.Local,
+                PersistPending = pending, PersistedVersion = f.PersistedVersion,
                 State = missing > 0 ? FileState.Damaged : writing ? FileState.Writing : FileState.Committed,
             });
         }
@@ -460,6 +551,7 @@ public sealed class FileTree : IAsyncDisposable
             }
         }
         await CommitEngineAsync(cancellationToken).ConfigureAwait(false);
+        WakeWriteback();
         return version;
     }
 
@@ -519,7 +611,7 @@ public sealed class FileTree : IAsyncDisposable
         var garbage = Apply(record);
         if (_journal.RecordsSinceSnapshot >= _options.SnapshotEveryRecords && !_journal.SnapshotRunning)
         {
-            var image = TreeSnapshot.Capture(_root, _nextId);
+            var image = TreeSnapshot.Capture(_root, _nextId, _remoteDeletes);
             _journal.StartSnapshot(image, _journal.Sequence);
         }
         return garbage;
@@ -556,6 +648,8 @@ public sealed class FileTree : IAsyncDisposable
                 node.Parent = to;
                 to.Children[r.TargetName] = node;
                 from.ModifiedUnixMs = to.ModifiedUnixMs = r.ModifiedUnixMs;
+                // Objects are named by path: what moved is uploaded again under its new name.
+                AddCandidates(node);
                 break;
             }
             case JournalOp.Delete:
@@ -586,8 +680,15 @@ public sealed class FileTree : IAsyncDisposable
                 file.ModifiedUnixMs = r.ModifiedUnixMs;
                 if (file.OpenWriters == 0) file.LiveSize = r.Size;
                 if (file.OpenSessions == 0) TakeGarbage(file, garbage);
+                AddCandidate(file);
                 break;
             }
+            case JournalOp.Persisted:
+                ApplyPersisted(r);
+                break;
+            case JournalOp.RemoteDeleted:
+                _remoteDeletes.Remove(r.Name);
+                break;
             case JournalOp.SetAttributes:
             {
                 if (!_nodes.TryGetValue(r.Id, out var node)) break;
@@ -622,6 +723,8 @@ public sealed class FileTree : IAsyncDisposable
             }
             else if (n is FileNode f)
             {
+                if (_writesBack && _cold!.DeleteRemoteOnDelete && f.PersistedPath is not null) _remoteDeletes.Add(f.PersistedPath);
+                CompleteWaiters(f.Id, long.MaxValue, false);
                 for (long i = 0; i < f.Blocks.Length; i++)
                     if (f.Blocks[i] != 0) f.Garbage.Add((i, f.Blocks[i]));
                 if (f.OpenSessions == 0) TakeGarbage(f, garbage);
@@ -655,6 +758,8 @@ public sealed class FileTree : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Uploads in flight finish (or are cancelled) while the tree can still record them.
+        if (Volatile.Read(ref _disposed) == 0 && _writeback is not null) await _writeback.DisposeAsync().ConfigureAwait(false);
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Cancel();
         try { await _sweeper.ConfigureAwait(false); } catch (OperationCanceledException) { }

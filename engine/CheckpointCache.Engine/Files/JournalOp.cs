@@ -9,4 +9,8 @@ internal enum JournalOp : byte
     Delete = 4,
     CommitFile = 5,
     SetAttributes = 6,
+    /// <summary>A file's version reached the cold tier under a path (Id, Version, Name = path).</summary>
+    Persisted = 7,
+    /// <summary>A remote copy was deleted (Name = path).</summary>
+    RemoteDeleted = 8,
 }

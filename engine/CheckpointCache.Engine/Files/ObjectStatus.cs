@@ -18,4 +18,8 @@ public sealed record ObjectStatus
     public int OpenSessions { get; init; }
     /// <summary>Bytes written by open sessions and not yet committed.</summary>
     public long StagedBytes { get; init; }
+    /// <summary>The writeback queue will upload this version (it is selected and not yet in the cold tier).</summary>
+    public bool PersistPending { get; init; }
+    /// <summary>The local version last written back (0: none); Durability is Persisted when it is the current version under the current path.</summary>
+    public long PersistedVersion { get; init; }
 }

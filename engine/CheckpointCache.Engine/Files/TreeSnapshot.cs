@@ -2,14 +2,17 @@ using System.Text;
 
 namespace CheckpointCache.Engine.Files;
 
-/// <summary>The whole tree as bytes: every node, parents before children, with each file's block versions.</summary>
+/// <summary>
+/// The whole tree as bytes: every node, parents before children, with each file's block versions and what of it
+/// was persisted to the cold tier, then the remote deletes still to do (format 2; format 1 had neither).
+/// </summary>
 internal static class TreeSnapshot
 {
-    private const int FormatVersion = 1;
+    private const int FormatVersion = 2;
 
-    public sealed record Image(IReadOnlyList<TreeNode> Nodes, long NextId);
+    public sealed record Image(IReadOnlyList<TreeNode> Nodes, long NextId, IReadOnlyList<string> RemoteDeletes);
 
-    public static byte[] Capture(DirectoryNode root, long nextId)
+    public static byte[] Capture(DirectoryNode root, long nextId, IEnumerable<string> remoteDeletes)
     {
         using var stream = new MemoryStream();
         using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
@@ -33,6 +36,8 @@ internal static class TreeSnapshot
                     w.Write(f.Version);
                     w.Write(f.Blocks.Length);
                     foreach (var b in f.Blocks) w.Write(b);
+                    w.Write(f.PersistedVersion);
+                    w.Write(f.PersistedPath ?? "");
                 }
                 else if (node is DirectoryNode d)
                 {
@@ -40,6 +45,9 @@ internal static class TreeSnapshot
                 }
             }
             w.Write((byte)0);
+            var deletes = remoteDeletes.ToList();
+            w.Write(deletes.Count);
+            foreach (var path in deletes) w.Write(path);
         }
         return stream.ToArray();
     }
@@ -48,7 +56,7 @@ internal static class TreeSnapshot
     {
         using var r = new BinaryReader(new MemoryStream(bytes), Encoding.UTF8);
         int format = r.ReadInt32();
-        if (format != FormatVersion) throw new InvalidDataException($"tree snapshot format {format} is unknown");
+        if (format is not (1 or FormatVersion)) throw new InvalidDataException($"tree snapshot format {format} is unknown");
         long nextId = r.ReadInt64();
         var nodes = new Dictionary<long, TreeNode>();
         var order = new List<TreeNode>();
@@ -67,6 +75,12 @@ internal static class TreeSnapshot
                 for (int i = 0; i < blocks.Length; i++) blocks[i] = r.ReadInt64();
                 f.Blocks = blocks;
                 f.LiveSize = f.Size;
+                if (format >= 2)
+                {
+                    f.PersistedVersion = r.ReadInt64();
+                    var persistedPath = r.ReadString();
+                    f.PersistedPath = persistedPath.Length == 0 ? null : persistedPath;
+                }
                 node = f;
             }
             else
@@ -83,6 +97,9 @@ internal static class TreeSnapshot
             order.Add(node);
         }
         if (order.Count == 0 || order[0].Id != DirectoryNode.RootId) throw new InvalidDataException("tree snapshot has no root");
-        return new Image(order, nextId);
+        var remoteDeletes = new List<string>();
+        if (format >= 2)
+            for (int n = r.ReadInt32(); n > 0; n--) remoteDeletes.Add(r.ReadString());
+        return new Image(order, nextId, remoteDeletes);
     }
 }

@@ -13,7 +13,8 @@ namespace CheckpointCache.Perf.Scenarios;
 /// a tiny engine and the real cluster layer, with its own connection to etcd and its own request counter), then
 /// measures what every node sends to etcd per second in steady state, during a join and during a failure
 /// (a node stopped without revoking its lease). etcd's own message counters are read alongside as a check.
-/// No cloud tier exists, so Blob requests are 0 by construction; the column is there so the figure is stated.
+/// Its nodes run without the cloud tier (which writes back files, not the KV keys placed here), so Blob requests are 0
+/// by construction; the column is there so the figure is stated. The writeback scenario measures Blob traffic.
 /// </summary>
 public sealed class ScaleScenario : IScenario
 {

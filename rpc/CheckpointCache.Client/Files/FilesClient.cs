@@ -127,8 +127,53 @@ public sealed class FilesClient : IDisposable
     public Task<CommitResponse> CommitAsync(ulong sessionId, CancellationToken ct = default)
         => Run(async () => await Raw.CommitAsync(new CommitRequest { SessionId = sessionId }, Stream(ct)));
 
+    /// <summary>
+    /// Commits and waits until the version is in the cloud tier, up to <paramref name="persistTimeout"/> (null: the stream
+    /// timeout). Durability is PERSISTED when it got there; LOCAL with PersistPending when it will later; LOCAL alone when
+    /// it never will (no cloud tier, CacheOnly, or not selected by the persist policy).
+    /// </summary>
+    public Task<CommitResponse> CommitPersistedAsync(ulong sessionId, TimeSpan? persistTimeout = null, CancellationToken ct = default)
+        => Run(async () => await Raw.CommitAsync(new CommitRequest
+        {
+            SessionId = sessionId, WaitFor = Durability.Persisted, PersistTimeoutMs = TimeoutMs(persistTimeout),
+        }, Stream(ct)));
+
     public Task<CloseResponse> CloseAsync(ulong sessionId, bool commit, CancellationToken ct = default)
         => Run(async () => await Raw.CloseAsync(new CloseRequest { SessionId = sessionId, Commit = commit }, Stream(ct)));
+
+    /// <summary>Commits, closes and waits for the cloud tier as <see cref="CommitPersistedAsync"/> does.</summary>
+    public Task<CloseResponse> ClosePersistedAsync(ulong sessionId, TimeSpan? persistTimeout = null, CancellationToken ct = default)
+        => Run(async () => await Raw.CloseAsync(new CloseRequest
+        {
+            SessionId = sessionId, Commit = true, WaitFor = Durability.Persisted, PersistTimeoutMs = TimeoutMs(persistTimeout),
+        }, Stream(ct)));
+
+    private static uint TimeoutMs(TimeSpan? timeout) => timeout is { } t ? (uint)Math.Clamp(t.TotalMilliseconds, 1, uint.MaxValue) : 0;
+
+    /// <summary>
+    /// Warms the node from the cloud tier: restores every object under <paramref name="prefix"/> the node does not hold.
+    /// Each progress message is passed to <paramref name="progress"/>; returns the last one.
+    /// </summary>
+    public async Task<PrefetchProgress> PrefetchAsync(string prefix, Action<PrefetchProgress>? progress = null, uint parallelism = 0, string store = "",
+        TimeSpan? timeout = null, CancellationToken ct = default)
+    {
+        try
+        {
+            using var call = Raw.Prefetch(new PrefetchRequest { Store = store, Prefix = prefix, Parallelism = parallelism },
+                new CallOptions(deadline: timeout is { } t ? DateTime.UtcNow + t : null, cancellationToken: ct));
+            var last = new PrefetchProgress();
+            await foreach (var p in call.ResponseStream.ReadAllAsync(ct))
+            {
+                last = p;
+                progress?.Invoke(p);
+            }
+            return last;
+        }
+        catch (RpcException e)
+        {
+            throw FilesClientException.From(e);
+        }
+    }
 
     public Task RenameAsync(string source, string target, bool noReplace = false, string store = "", CancellationToken ct = default)
         => Run(async () => await Raw.RenameAsync(new RenameRequest { Store = store, Source = source, Target = target, NoReplace = noReplace }, Call(ct)));

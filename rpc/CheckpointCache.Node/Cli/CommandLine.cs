@@ -2,7 +2,7 @@ using Grpc.Core;
 
 namespace CheckpointCache.Node.Cli;
 
-/// <summary>The node executable's verbs: serve (the default), status, drain, put, get, lookup.</summary>
+/// <summary>The node executable's verbs: serve (the default), status, drain, put, get, lookup, prefetch.</summary>
 public static class CommandLine
 {
     public const string Usage =
@@ -14,7 +14,8 @@ public static class CommandLine
         "  drain     take a node out of service (no new writes, commit, leave the cluster), keep it running\n" +
         "  put       store a value:            put NS KEY FILE|-\n" +
         "  get       fetch a value:            get NS KEY [FILE]\n" +
-        "  lookup    longest cached prefix:    lookup NS --tokens 1,2,3 [--pin-ms N]\n\n" +
+        "  lookup    longest cached prefix:    lookup NS --tokens 1,2,3 [--pin-ms N]\n" +
+        "  prefetch  warm from the cloud tier: prefetch PREFIX [--store S] (progress bar)\n\n" +
         "'checkpointcache VERB --help' explains a verb. Settings: docs/configuration.md. API: docs/api.md.";
 
     public static async Task<int> RunAsync(string[] args)
@@ -36,6 +37,7 @@ public static class CommandLine
                 "get" => await Run(rest, ClientConnection.Options, GetCommand.Help, a => GetCommand.RunAsync(a, Console.Error)),
                 "drain" => await Run(rest, ClientConnection.Options, DrainCommand.Help, a => DrainCommand.RunAsync(a, Console.Out)),
                 "lookup" => await Run(rest, LookupCommand.Options, LookupCommand.Help, a => LookupCommand.RunAsync(a, Console.Out)),
+                "prefetch" => await Run(rest, PrefetchCommand.Options, PrefetchCommand.Help, a => PrefetchCommand.RunAsync(a, Console.Out, Console.Error)),
                 _ => throw new CliException($"unknown verb '{verb}'"),
             };
         }

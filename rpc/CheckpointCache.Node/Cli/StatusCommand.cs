@@ -70,6 +70,15 @@ internal static class StatusCommand
             foreach (var n in stats.Namespaces)
                 output.WriteLine($"{n.Store,-8} {n.Namespace,-32} {rates.HitRates(n),-24} {n.RamHits + n.SsdHits + n.Misses,10} {n.Puts,8} {rates.NamespaceReadGBps(n),10}");
         }
+        if (stats.Cloud is { } cloud)
+        {
+            output.WriteLine();
+            output.WriteLine($"blob        {cloud.BlobRequests} requests ({string.Join(", ", cloud.RequestsByOperation.Select(o => $"{o.Op} {o.Requests}"))}), " +
+                             $"{Size(cloud.BytesUp)} up, {Size(cloud.BytesDown)} down");
+            foreach (var w in cloud.Stores)
+                output.WriteLine($"writeback   {w.Store}: backlog {w.BacklogObjects} files / {Size(w.BacklogBytes)}, uploaded {w.UploadedObjects}, failures {w.Failures}, " +
+                                 $"restored {w.RestoredObjects}, remote deletes pending {w.PendingRemoteDeletes}");
+        }
         return 0;
     }
 

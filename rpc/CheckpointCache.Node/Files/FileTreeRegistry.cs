@@ -14,10 +14,18 @@ public sealed class FileTreeRegistry : IAsyncDisposable
     public const string DefaultStore = "files";
     private readonly Dictionary<string, FileTree> _trees;
 
-    private FileTreeRegistry(Dictionary<string, FileTree> trees)
+    private FileTreeRegistry(Dictionary<string, FileTree> trees, IColdTier? coldTier, int prefetchParallelism)
     {
         _trees = trees;
+        ColdTier = coldTier;
+        PrefetchParallelism = prefetchParallelism;
     }
+
+    /// <summary>The cloud tier every files store reads through from (and writes back to, by its mode); null when Cloud:Enabled is false.</summary>
+    public IColdTier? ColdTier { get; }
+
+    /// <summary>Objects a Prefetch call restores at once when it does not say.</summary>
+    public int PrefetchParallelism { get; }
 
     /// <summary>Changes at every start, so a client can tell that sessions it held are gone.</summary>
     public string Instance { get; } = Guid.NewGuid().ToString("N");
@@ -25,19 +33,23 @@ public sealed class FileTreeRegistry : IAsyncDisposable
     public IReadOnlyCollection<FileTree> Trees => _trees.Values;
 
     public static async Task<FileTreeRegistry> OpenAsync(ICacheEngine engine, FilesOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+        => await OpenAsync(engine, options, loggerFactory, coldTier: null, prefetchParallelism: 4, cancellationToken);
+
+    public static async Task<FileTreeRegistry> OpenAsync(ICacheEngine engine, FilesOptions options, ILoggerFactory loggerFactory, IColdTier? coldTier, int prefetchParallelism,
+        CancellationToken cancellationToken)
     {
         var trees = new Dictionary<string, FileTree>(StringComparer.Ordinal);
         try
         {
             foreach (var ns in engine.Namespaces.Where(n => n.Kind == NamespaceKind.Files))
-                trees[ns.Name] = await FileTree.OpenAsync(ns, options, loggerFactory.CreateLogger($"CheckpointCache.Files.{ns.Name}"), cancellationToken);
+                trees[ns.Name] = await FileTree.OpenAsync(ns, options, loggerFactory.CreateLogger($"CheckpointCache.Files.{ns.Name}"), coldTier, cancellationToken);
         }
         catch
         {
             foreach (var tree in trees.Values) await tree.DisposeAsync();
             throw;
         }
-        return new FileTreeRegistry(trees);
+        return new FileTreeRegistry(trees, coldTier, prefetchParallelism);
     }
 
     /// <summary>The tree of a files store ("" is "files").</summary>

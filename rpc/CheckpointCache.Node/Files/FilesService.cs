@@ -9,6 +9,7 @@ using EngineEntryKind = CheckpointCache.Engine.Files.EntryKind;
 using EntryKind = CheckpointCache.Rpc.Files.V1.EntryKind;
 using FileState = CheckpointCache.Rpc.Files.V1.FileState;
 using ObjectStatus = CheckpointCache.Rpc.Files.V1.ObjectStatus;
+using PrefetchProgress = CheckpointCache.Rpc.Files.V1.PrefetchProgress;
 
 namespace CheckpointCache.Node.Files;
 
@@ -174,14 +175,69 @@ public sealed class FilesService(FileTreeRegistry registry, IOptions<LimitsOptio
     {
         var session = registry.GetSession(request.SessionId);
         var level = await session.CommitAsync(context.CancellationToken);
-        return new CommitResponse { Durability = ToDurability(level), Version = session.Version, Size = session.Size };
+        var (durability, pending) = await PersistAsync(session, level, request.WaitFor, request.PersistTimeoutMs, context);
+        return new CommitResponse { Durability = durability, Version = session.Version, Size = session.Size, PersistPending = pending };
     }
 
     public override async Task<CloseResponse> Close(CloseRequest request, ServerCallContext context)
     {
         var session = registry.GetSession(request.SessionId);
         var level = await session.CloseAsync(request.Commit, context.CancellationToken);
-        return new CloseResponse { Durability = ToDurability(level), Version = session.Version };
+        if (level is null) return new CloseResponse { Durability = Durability.Unspecified, Version = session.Version };
+        var (durability, pending) = await PersistAsync(session, level.Value, request.WaitFor, request.PersistTimeoutMs, context);
+        return new CloseResponse { Durability = durability, Version = session.Version, PersistPending = pending };
+    }
+
+    /// <summary>
+    /// After a commit: whether the version is (or, when asked, becomes within the timeout) persisted in the cloud tier.
+    /// Running out of time is not an error: the answer stays LOCAL with persist_pending set.
+    /// </summary>
+    private static async Task<(Durability Durability, bool Pending)> PersistAsync(FileSession session, DurabilityLevel level, Durability waitFor, uint timeoutMs, ServerCallContext context)
+    {
+        var tree = session.Tree;
+        if (!tree.WritesBack) return (ToDurability(level), false);
+        long version = session.Version;
+        var state = await tree.GetPersistStateAsync(session.FileId, version, context.CancellationToken);
+        if (state == PersistState.Pending && waitFor == Durability.Persisted)
+        {
+            var timeout = timeoutMs > 0 ? TimeSpan.FromMilliseconds(timeoutMs)
+                : context.Deadline == DateTime.MaxValue ? Timeout.InfiniteTimeSpan
+                : (context.Deadline - DateTime.UtcNow - TimeSpan.FromMilliseconds(100)) is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
+            if (await tree.WaitPersistedAsync(session.FileId, version, timeout, context.CancellationToken)) state = PersistState.Persisted;
+        }
+        return state switch
+        {
+            PersistState.Persisted => (Durability.Persisted, false),
+            PersistState.Pending => (ToDurability(level), true),
+            _ => (ToDurability(level), false),
+        };
+    }
+
+    /// <summary>Restores what the cloud tier holds under a prefix, streaming progress: after the listing, then as objects finish (at most one message waits).</summary>
+    public override async Task Prefetch(PrefetchRequest request, IServerStreamWriter<PrefetchProgress> responseStream, ServerCallContext context)
+    {
+        var tree = registry.Get(request.Store);
+        if (tree.ColdTier is null)
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"store '{tree.NamespaceName}' has no cloud tier (Cloud:Enabled is false)"));
+        var ct = context.CancellationToken;
+        var updates = System.Threading.Channels.Channel.CreateBounded<Engine.Files.PrefetchProgress>(
+            new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropOldest });
+        var run = tree.PrefetchAsync(string.IsNullOrEmpty(request.Prefix) ? "/" : request.Prefix,
+            request.Parallelism == 0 ? registry.PrefetchParallelism : (int)Math.Min(request.Parallelism, 64), new ChannelProgress(updates.Writer), ct);
+        _ = run.ContinueWith(_ => updates.Writer.TryComplete(), TaskScheduler.Default);
+        await foreach (var p in updates.Reader.ReadAllAsync(ct)) await responseStream.WriteAsync(ToProgress(p), ct);
+        await responseStream.WriteAsync(ToProgress(await run), ct);
+    }
+
+    private static PrefetchProgress ToProgress(Engine.Files.PrefetchProgress p) => new()
+    {
+        ObjectsTotal = p.ObjectsTotal, BytesTotal = p.BytesTotal, ObjectsDone = p.ObjectsDone, BytesDone = p.BytesDone,
+        ObjectsSkipped = p.ObjectsSkipped, ObjectsFailed = p.ObjectsFailed, ListingDone = p.ListingDone, CurrentPath = p.CurrentPath,
+    };
+
+    private sealed class ChannelProgress(System.Threading.Channels.ChannelWriter<Engine.Files.PrefetchProgress> writer) : IProgress<Engine.Files.PrefetchProgress>
+    {
+        public void Report(Engine.Files.PrefetchProgress value) => writer.TryWrite(value);
     }
 
     public override async Task<RenameResponse> Rename(RenameRequest request, ServerCallContext context)
@@ -232,6 +288,8 @@ public sealed class FilesService(FileTreeRegistry registry, IOptions<LimitsOptio
             BlocksOnSsd = o.BlocksOnSsd,
             OpenSessions = o.OpenSessions,
             StagedBytes = o.StagedBytes,
+            PersistPending = o.PersistPending,
+            PersistedVersion = o.PersistedVersion,
         }));
         return response;
     }

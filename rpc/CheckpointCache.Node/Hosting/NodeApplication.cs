@@ -4,7 +4,9 @@ using CheckpointCache.Cluster;
 using CheckpointCache.Cluster.Options;
 using CheckpointCache.Cluster.Peers;
 using CheckpointCache.Engine;
+using CheckpointCache.Engine.Files;
 using CheckpointCache.Engine.Options;
+using CheckpointCache.Node.Cloud;
 using CheckpointCache.Node.Files;
 using CheckpointCache.Node.Lifecycle;
 using CheckpointCache.Node.Metrics;
@@ -84,6 +86,10 @@ public sealed partial class NodeApplication : IAsyncDisposable
         var nodeId = string.IsNullOrWhiteSpace(nodeOptions.NodeId) ? Environment.MachineName : nodeOptions.NodeId;
         var errors = OptionsValidation.Check(nodeOptions, limits, engineOptions, socketPath ?? "")
             .Concat(ClusterOptionsValidation.Check(clusterOptions, engineOptions.EffectiveNamespaces().ToDictionary(n => n.Key, n => n.Value.Kind), nodeOptions.Tls.IsConfigured, nodeId)).ToList();
+        // With Cloud:Enabled false (the default) the cloud-tier assembly is never loaded and no credential is asked for.
+        IColdTier? coldTier = null;
+        string cloudDescription = "cloud tier off";
+        if (CloudTierLoader.IsEnabled(config)) coldTier = CloudTierLoader.Create(config, bootLoggerFactory, errors, out cloudDescription);
         if (errors.Count > 0)
         {
             foreach (var error in errors) bootLogger.LogError("Configuration error: {Error}", error);
@@ -113,7 +119,7 @@ public sealed partial class NodeApplication : IAsyncDisposable
             var filesOptions = config.GetSection(FilesOptions.Section).Get<FilesOptions>() ?? new FilesOptions();
             try
             {
-                files = await FileTreeRegistry.OpenAsync(engine, filesOptions, bootLoggerFactory, cancellationToken);
+                files = await FileTreeRegistry.OpenAsync(engine, filesOptions, bootLoggerFactory, coldTier, CloudTierLoader.PrefetchParallelism(config), cancellationToken);
             }
             catch (Engine.Files.FilesException e) when (e.Code == Engine.Files.FilesErrorCode.InvalidArgument)
             {
@@ -126,8 +132,9 @@ public sealed partial class NodeApplication : IAsyncDisposable
             registry.Load(ConfiguredNamespaces(nodeOptions, engine));
 
             var listeners = ConfigureKestrel(builder, nodeOptions, clusterOptions, socketPath);
-            ConfigureServices(builder.Services, nodeOptions, limits, engineOptions, engine, registry, identity, clusterOptions);
+            ConfigureServices(builder.Services, nodeOptions, limits, engineOptions, engine, registry, identity, clusterOptions, files);
             builder.Services.AddSingleton(files);
+            builder.Services.AddSingleton<Lifecycle.IWritebackQueue>(new Files.FilesWriteback(files));
             builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(filesOptions));
 
             var app = builder.Build();
@@ -154,10 +161,10 @@ public sealed partial class NodeApplication : IAsyncDisposable
 
             var node = new NodeApplication(app, engine, files, cluster, identity, socketPath);
             node._logger.LogInformation(
-                "CheckpointCache node {NodeId} listening on {Endpoints}; data in {DataDirectory}; stores {Stores}; cloud tier off; metrics at {MetricsUrl}; recovery took {RecoverySeconds:F3} s",
+                "CheckpointCache node {NodeId} listening on {Endpoints}; data in {DataDirectory}; stores {Stores}; {CloudTier}; metrics at {MetricsUrl}; recovery took {RecoverySeconds:F3} s",
                 identity.NodeId, string.Join(" and ", identity.Endpoints), identity.DataDirectory,
                 string.Join(", ", engine.Namespaces.Select(n => $"{n.Name} ({n.Kind.ToString().ToLowerInvariant()}, RAM {n.Policy.RamBytes}, SSD {n.Policy.SsdBytes})")),
-                identity.MetricsUrl ?? "(disabled)", engine.RecoveryTime.TotalSeconds);
+                cloudDescription, identity.MetricsUrl ?? "(disabled)", engine.RecoveryTime.TotalSeconds);
             return node;
         }
         catch
@@ -285,7 +292,7 @@ public sealed partial class NodeApplication : IAsyncDisposable
             : X509Certificate2.CreateFromPemFile(tls.CertificatePath, tls.KeyPath);
 
     private static void ConfigureServices(IServiceCollection services, NodeOptions node, LimitsOptions limits, EngineOptions engineOptions,
-        ICacheEngine engine, NamespaceRegistry registry, NodeIdentity identity, ClusterOptions clusterOptions)
+        ICacheEngine engine, NamespaceRegistry registry, NodeIdentity identity, ClusterOptions clusterOptions, FileTreeRegistry files)
     {
         // Built by the container so it logs through the node's logging for its whole life.
         services.AddSingleton(sp => new ClusterNode(clusterOptions, engine, identity.NodeId, sp.GetRequiredService<ILoggerFactory>()));
@@ -298,7 +305,7 @@ public sealed partial class NodeApplication : IAsyncDisposable
         services.AddSingleton(registry);
         services.AddSingleton(identity);
         services.AddSingleton<NamespaceResolver>();
-        services.AddSingleton(sp => new NodeMetrics(engine, registry, identity.StartedAt, sp.GetRequiredService<ClusterNode>()));
+        services.AddSingleton(sp => new NodeMetrics(engine, registry, identity.StartedAt, sp.GetRequiredService<ClusterNode>(), files));
 
         services.AddGrpc(grpc =>
         {

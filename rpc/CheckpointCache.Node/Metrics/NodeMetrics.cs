@@ -1,5 +1,6 @@
 using CheckpointCache.Cluster;
 using CheckpointCache.Engine;
+using CheckpointCache.Node.Files;
 using Prometheus;
 
 namespace CheckpointCache.Node.Metrics;
@@ -18,7 +19,7 @@ public sealed class NodeMetrics
     private readonly Counter _hits, _misses, _bytesRead, _bytesWritten, _puts, _itemErrors, _calls;
     private readonly Histogram _getSeconds, _putSeconds, _callSeconds;
 
-    public NodeMetrics(ICacheEngine engine, NamespaceRegistry registry, DateTimeOffset startedAt, ClusterNode? cluster = null)
+    public NodeMetrics(ICacheEngine engine, NamespaceRegistry registry, DateTimeOffset startedAt, ClusterNode? cluster = null, FileTreeRegistry? files = null)
     {
         var f = Prometheus.Metrics.WithCustomRegistry(Registry);
         string[] nsLabels = ["store", "namespace"];
@@ -50,6 +51,7 @@ public sealed class NodeMetrics
         var declared = f.CreateGauge("checkpointcache_declared_namespaces", "Declared KV namespaces.");
 
         if (cluster is { Enabled: true }) AddClusterMetrics(f, cluster);
+        if (files is not null) AddCloudMetrics(f, files);
 
         Registry.AddBeforeCollectCallback(() =>
         {
@@ -79,7 +81,6 @@ public sealed class NodeMetrics
     {
         var etcd = f.CreateCounter("checkpointcache_etcd_requests_total", "Request messages sent to etcd (a unary call is one; each keep-alive or watch message on a stream is one), by method.", "method");
         var etcdReceived = f.CreateCounter("checkpointcache_etcd_messages_received_total", "Messages received from etcd on streams (watch events, keep-alive answers).");
-        var blob = f.CreateCounter("checkpointcache_blob_requests_total", "Requests sent to Blob storage (0: the cloud tier does not exist yet).");
         var members = f.CreateGauge("checkpointcache_cluster_members", "Live members in this node's view.");
         var viewVersion = f.CreateGauge("checkpointcache_cluster_view_version", "etcd revision of this node's member view.");
         var sentKeys = f.CreateCounter("checkpointcache_replica_copies_sent_total", "Copies sent to other members, by reason (write, rebalance).", "reason");
@@ -97,7 +98,6 @@ public sealed class NodeMetrics
             var c = cluster.Counters;
             foreach (var (method, n) in cluster.EtcdRequests.ByMethod) etcd.WithLabels(method).IncTo(n);
             etcdReceived.IncTo(cluster.EtcdRequests.Received);
-            blob.IncTo(c.BlobRequests);
             var view = cluster.View;
             members.Set(view.Count);
             viewVersion.Set(view.Version);
@@ -114,6 +114,43 @@ public sealed class NodeMetrics
             checkedKeys.IncTo(c.RebalanceKeysChecked);
             dropped.IncTo(c.RebalanceKeysDropped);
             pending.Set(c.RebalancePending);
+        });
+    }
+
+    /// <summary>
+    /// Requests and bytes to Blob (every HTTP attempt, counted in the SDK pipeline) and each files store's writeback
+    /// queue, copied at scrape time. The series exist with the cloud tier off too (no op label values, zeros), so a
+    /// dashboard shows "nothing sent" rather than "no data".
+    /// </summary>
+    private void AddCloudMetrics(MetricFactory f, FileTreeRegistry files)
+    {
+        var requests = f.CreateCounter("checkpointcache_blob_requests_total", "HTTP requests sent to Blob storage (retries included), by operation.", "op");
+        var bytes = f.CreateCounter("checkpointcache_blob_bytes_total", "Bytes sent to (up) and received from (down) Blob storage.", "direction");
+        var backlogObjects = f.CreateGauge("checkpointcache_writeback_backlog_objects", "Committed files selected for writeback and not yet uploaded, by store.", "store");
+        var backlogBytes = f.CreateGauge("checkpointcache_writeback_backlog_bytes", "Bytes of the files waiting for writeback, by store.", "store");
+        var uploaded = f.CreateCounter("checkpointcache_writeback_uploaded_objects_total", "File versions uploaded to Blob, by store.", "store");
+        var failures = f.CreateCounter("checkpointcache_writeback_failures_total", "Uploads and remote deletes that failed and wait for a retry, by store.", "store");
+        var restored = f.CreateCounter("checkpointcache_blob_restored_objects_total", "Files restored from Blob (read-through and prefetch), by store.", "store");
+        bytes.WithLabels("up").IncTo(0);
+        bytes.WithLabels("down").IncTo(0);
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            if (files.ColdTier is { } cold)
+            {
+                var stats = cold.GetStats();
+                foreach (var (op, n) in stats.RequestsByOperation) requests.WithLabels(op).IncTo(n);
+                bytes.WithLabels("up").IncTo(stats.BytesUp);
+                bytes.WithLabels("down").IncTo(stats.BytesDown);
+            }
+            foreach (var tree in files.Trees)
+            {
+                var w = tree.GetWritebackStats();
+                backlogObjects.WithLabels(tree.NamespaceName).Set(w.BacklogObjects);
+                backlogBytes.WithLabels(tree.NamespaceName).Set(w.BacklogBytes);
+                uploaded.WithLabels(tree.NamespaceName).IncTo(w.UploadedObjects);
+                failures.WithLabels(tree.NamespaceName).IncTo(w.Failures);
+                restored.WithLabels(tree.NamespaceName).IncTo(w.RestoredObjects);
+            }
         });
     }
 

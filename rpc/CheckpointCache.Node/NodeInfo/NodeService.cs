@@ -12,7 +12,7 @@ namespace CheckpointCache.Node;
 
 /// <summary>Node introspection (node.proto): what the node is, its limits and stores, and its counters.</summary>
 public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry, NodeIdentity identity, IOptions<LimitsOptions> limits, ClusterNode cluster,
-    NodeLifecycle lifecycle, NodeMetrics metrics)
+    NodeLifecycle lifecycle, NodeMetrics metrics, Files.FileTreeRegistry files)
     : Rpc.Node.V1.Node.NodeBase
 {
     public override Task<NodeInfo> GetInfo(GetInfoRequest request, ServerCallContext context)
@@ -24,7 +24,7 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             Version = NodeIdentity.Version,
             KeySpecVersion = KeySpec.Version,
             DataDirectory = identity.DataDirectory,
-            CloudEnabled = false, // the cloud tier does not exist yet
+            CloudEnabled = files.ColdTier is not null,
             Limits = new Limits
             {
                 MaxKeyBytes = (uint)l.MaxKeyBytes,
@@ -108,8 +108,31 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             store.Tiers.Add(new TierStats { Tier = "ssd", Hits = (ulong)s.SsdHits, BytesRead = (ulong)s.SsdBytesRead, BytesUsed = (ulong)s.SsdBytesUsed });
             result.Stores.Add(store);
         }
-        if (cluster.Enabled) result.Cluster = ClusterStatsOf(cluster);
+        if (files.ColdTier is { } cold) result.Cloud = CloudStatsOf(cold, files);
+        if (cluster.Enabled)
+        {
+            result.Cluster = ClusterStatsOf(cluster);
+            result.Cluster.BlobRequests = (ulong)(files.ColdTier?.GetStats().Requests ?? 0);
+        }
         return result;
+    }
+
+    private static CloudStats CloudStatsOf(Engine.Files.IColdTier cold, Files.FileTreeRegistry files)
+    {
+        var blob = cold.GetStats();
+        var stats = new CloudStats { BlobRequests = (ulong)blob.Requests, BytesUp = (ulong)blob.BytesUp, BytesDown = (ulong)blob.BytesDown };
+        foreach (var (op, n) in blob.RequestsByOperation.OrderBy(o => o.Key, StringComparer.Ordinal))
+            stats.RequestsByOperation.Add(new BlobOperationCount { Op = op, Requests = (ulong)n });
+        foreach (var tree in files.Trees.OrderBy(t => t.NamespaceName, StringComparer.Ordinal))
+        {
+            var w = tree.GetWritebackStats();
+            stats.Stores.Add(new WritebackStoreStats
+            {
+                Store = tree.NamespaceName, BacklogObjects = (ulong)w.BacklogObjects, BacklogBytes = (ulong)w.BacklogBytes, UploadedObjects = (ulong)w.UploadedObjects,
+                Failures = (ulong)w.Failures, RestoredObjects = (ulong)w.RestoredObjects, PendingRemoteDeletes = (ulong)w.PendingRemoteDeletes,
+            });
+        }
+        return stats;
     }
 
     private static ClusterStats ClusterStatsOf(ClusterNode cluster)
@@ -123,7 +146,6 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             ViewVersion = (ulong)Math.Max(0, view.Version),
             EtcdRequests = (ulong)cluster.EtcdRequests.Total,
             EtcdMessagesReceived = (ulong)cluster.EtcdRequests.Received,
-            BlobRequests = (ulong)c.BlobRequests,
             RebalancePasses = (ulong)c.RebalancePasses,
             RebalanceKeysChecked = (ulong)c.RebalanceKeysChecked,
             RebalanceKeysSent = (ulong)c.RebalanceKeysSent,
