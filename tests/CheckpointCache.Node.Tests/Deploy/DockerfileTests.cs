@@ -22,7 +22,7 @@ public sealed partial class DockerfileTests
     [Fact]
     public void EveryProjectTheNodeBuildsFromIsCopiedBeforeTheRestore()
     {
-        var projects = new[] { "engine/CheckpointCache.Engine", "rpc/CheckpointCache.Client", "rpc/CheckpointCache.Cluster", "rpc/CheckpointCache.Node", "rpc/CheckpointCache.Mount" };
+        var projects = new[] { "engine/CheckpointCache.Engine", "rpc/CheckpointCache.Client", "rpc/CheckpointCache.Cluster", "rpc/CheckpointCache.Node", "rpc/CheckpointCache.Mount", "cloudtier/CheckpointCache.CloudTier" };
         foreach (var project in projects)
         {
             var csproj = $"{project}/{Path.GetFileName(project)}.csproj";
