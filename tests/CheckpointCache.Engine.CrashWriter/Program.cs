@@ -3,13 +3,28 @@
 using CheckpointCache.Engine;
 using CheckpointCache.Engine.Options;
 
+// Mode "rotate" writes checkpoints of CrashData.Parts values into a small pinned namespace, commits each one,
+// then deletes the one two back, printing "kept <c>": checkpoints c-1 and c must survive kill -9. The namespace
+// fills up many times over, so the process is killed while compactions come and go.
 var dir = args[0];
-var ns = args.Length > 1 ? args[1] : "kv";
+var mode = args.Length > 1 ? args[1] : "kv";
+var ns = mode == "rotate" ? "files" : mode;
 var directIo = args.Length > 2 && args[2] == "direct";
 var options = CrashData.Options(dir, ns, directIo);
+if (mode == "rotate") options.Namespaces[ns].SsdBytes = ByteSize.FromMiB(32);
 await using var engine = await CacheEngine.OpenAsync(options);
 var store = engine.GetNamespace(ns);
 Console.WriteLine("ready");
+if (mode == "rotate")
+{
+    for (int c = 0; ; c++)
+    {
+        for (int p = 0; p < CrashData.Parts; p++) await store.PutAsync(CrashData.PartKey(c, p), CrashData.Value(c * CrashData.Parts + p));
+        await store.CommitAsync();
+        for (int p = 0; p < CrashData.Parts && c >= 2; p++) await store.DeleteAsync(CrashData.PartKey(c - 2, p));
+        Console.WriteLine($"kept {c}");
+    }
+}
 for (int i = 0; ; i++)
 {
     await store.PutAsync(CrashData.Key(i), CrashData.Value(i));
@@ -45,6 +60,10 @@ public static class CrashData
             },
         },
     };
+
+    public const int Parts = 6;
+
+    public static byte[] PartKey(int checkpoint, int part) => System.Text.Encoding.UTF8.GetBytes($"ckpt-{checkpoint:D5}/{part}");
 
     public static byte[] Key(int i) => System.Text.Encoding.UTF8.GetBytes($"crash-{i:D7}");
 

@@ -34,7 +34,46 @@ public sealed class CrashTests : IDisposable
         Assert.Equal(0, store.GetStats().CorruptionEvents);
     }
 
-    private int RunWriterAndKill(string ns, int killAfterCommitted)
+    [Fact]
+    public async Task Kept_checkpoints_survive_kill_minus_9_while_a_full_pinned_namespace_compacts()
+    {
+        // 6 values of ~400 KB average per checkpoint in 32 MiB: the namespace has filled and compacted several times by 40.
+        int kept = RunWriterAndKill("rotate", 40, "kept ");
+        Assert.True(kept >= 40);
+        var options = CrashData.Options(_folder.Path, "files", directIo: false);
+        options.Namespaces["files"].SsdBytes = CheckpointCache.Engine.Options.ByteSize.FromMiB(32);
+        await using var engine = await CacheEngine.OpenAsync(options);
+        var store = engine.GetNamespace("files");
+        for (int c = kept - 1; c <= kept; c++)
+        {
+            for (int p = 0; p < CrashData.Parts; p++)
+            {
+                using var got = await store.GetAsync(CrashData.PartKey(c, p));
+                Assert.True(got != null, $"checkpoint {c} part {p} is missing");
+                Assert.True(CrashData.Value(c * CrashData.Parts + p).AsSpan().SequenceEqual(got!.Span), $"checkpoint {c} part {p} differs");
+            }
+        }
+        // Older checkpoints may come back (their deletes were not committed) but never torn.
+        for (int c = Math.Max(0, kept - 12); c < kept - 1; c++)
+        {
+            for (int p = 0; p < CrashData.Parts; p++)
+            {
+                using var got = await store.GetAsync(CrashData.PartKey(c, p));
+                if (got != null) Assert.True(CrashData.Value(c * CrashData.Parts + p).AsSpan().SequenceEqual(got.Span), $"checkpoint {c} part {p} came back torn");
+            }
+        }
+        Assert.Equal(0, store.GetStats().CorruptionEvents);
+        // And the namespace goes on rotating after the restart.
+        for (int c = kept + 1; c <= kept + 8; c++)
+        {
+            for (int p = 0; p < CrashData.Parts; p++) await store.PutAsync(CrashData.PartKey(c, p), CrashData.Value(c * CrashData.Parts + p));
+            await store.CommitAsync();
+            for (int p = 0; p < CrashData.Parts; p++) await store.DeleteAsync(CrashData.PartKey(c - 2, p));
+        }
+        Assert.Equal(0, store.GetStats().OutOfSpaceRejections);
+    }
+
+    private int RunWriterAndKill(string ns, int killAfterCommitted, string progress = "committed ")
     {
         var writer = Path.Combine(AppContext.BaseDirectory, "CheckpointCache.Engine.CrashWriter.dll");
         var psi = new ProcessStartInfo("dotnet", [writer, _folder.Path, ns]) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -50,9 +89,9 @@ public sealed class CrashTests : IDisposable
             using var watchdog = new CancellationTokenSource(TimeSpan.FromMinutes(3));
             while ((line = child.StandardOutput.ReadLineAsync(watchdog.Token).AsTask().GetAwaiter().GetResult()) != null)
             {
-                if (line.StartsWith("committed ", StringComparison.Ordinal))
+                if (line.StartsWith(progress, StringComparison.Ordinal))
                 {
-                    committed = int.Parse(line["committed ".Length..]);
+                    committed = int.Parse(line[progress.Length..]);
                     if (committed >= killAfterCommitted) break;
                 }
             }

@@ -16,6 +16,11 @@ public sealed record NamespaceStats
     /// <summary>Times the SSD tier was trimmed.</summary>
     public long Evictions { get; init; }
     public long EvictedBytes { get; init; }
+    /// <summary>Log bytes compaction has gone over (pinned namespaces), and the part of them it gave back.</summary>
+    public long CompactedLogBytes { get; init; }
+    public long CompactionFreedBytes { get; init; }
+    /// <summary>Estimated bytes of deleted or replaced records still on disk (pinned namespaces).</summary>
+    public long GarbageBytes { get; init; }
     public long CorruptionEvents { get; init; }
     public long OutOfSpaceRejections { get; init; }
     /// <summary>Log bytes held in memory.</summary>

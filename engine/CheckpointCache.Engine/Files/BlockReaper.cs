@@ -22,9 +22,30 @@ internal sealed class BlockReaper : IAsyncDisposable
         _loop = Task.Run(RunAsync);
     }
 
+    private long _pending;
+
+    /// <summary>Blocks queued and not yet deleted.</summary>
+    public long Pending => Interlocked.Read(ref _pending);
+
     public void Enqueue(IEnumerable<BlockRef> blocks)
     {
-        foreach (var block in blocks) _queue.Writer.TryWrite(block);
+        foreach (var block in blocks)
+            if (_queue.Writer.TryWrite(block)) Interlocked.Increment(ref _pending);
+    }
+
+    /// <summary>
+    /// Waits until what was queued so far is deleted (or the wait runs out): a writer that found the namespace full
+    /// right after a large delete retries once the space it freed is known to the engine.
+    /// </summary>
+    public async Task<bool> WaitDrainedAsync(TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (Pending > 0)
+        {
+            if (DateTime.UtcNow >= deadline) return false;
+            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+        }
+        return true;
     }
 
     private async Task RunAsync()
@@ -38,6 +59,10 @@ internal sealed class BlockReaper : IAsyncDisposable
             catch (Exception e)
             {
                 _logger.LogDebug(e, "Could not delete block {Index} version {Version:x} of file {FileId}", block.Index, block.Version, block.FileId);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _pending);
             }
         }
     }

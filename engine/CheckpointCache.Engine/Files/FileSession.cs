@@ -168,13 +168,24 @@ public sealed class FileSession
 
     private async Task PutBlockAsync(long index, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
+        var key = BlockKey.Block(File.Id, index, _stagingVersion);
         try
         {
-            await _tree.Namespace.PutAsync(BlockKey.Block(File.Id, index, _stagingVersion), content, cancellationToken).ConfigureAwait(false);
+            await _tree.Namespace.PutAsync(key, content, cancellationToken).ConfigureAwait(false);
         }
         catch (CacheException e) when (e.Code == CacheErrorCode.OutOfSpace)
         {
-            throw new FilesException(FilesErrorCode.OutOfSpace, $"no space for '{Path}': {e.Message}", e);
+            // Blocks of files deleted a moment ago may still be queued for deletion; their space counts once they are gone.
+            if (_tree.Reaper.Pending == 0 || !await _tree.Reaper.WaitDrainedAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
+                throw new FilesException(FilesErrorCode.OutOfSpace, $"no space for '{Path}': {e.Message}", e);
+            try
+            {
+                await _tree.Namespace.PutAsync(key, content, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CacheException again) when (again.Code == CacheErrorCode.OutOfSpace)
+            {
+                throw new FilesException(FilesErrorCode.OutOfSpace, $"no space for '{Path}': {again.Message}", again);
+            }
         }
         _putThisRound.Add(index);
         _tree.NoteBlocksWritten();

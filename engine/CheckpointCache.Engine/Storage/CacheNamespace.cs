@@ -82,7 +82,11 @@ internal sealed class CacheNamespace : ICacheNamespace
         {
             // Pinned namespaces only reclaim space by compaction, which keeps whatever is not deleted.
             var (found, old, _) = await Store.ReadAsync(rootKey, new RecordInput { HeaderOnly = true }).ConfigureAwait(false);
-            if (found && old.Outcome == ReadOutcome.Ok && old.Type == RecordType.Manifest) replaced = old.Manifest;
+            if (found && old.Outcome == ReadOutcome.Ok)
+            {
+                Capacity.NoteGarbage(NamespaceStore.RecordFootprint(rootKey.Length, old.PayloadLength));
+                if (old.Type == RecordType.Manifest) replaced = old.Manifest;
+            }
         }
         using (await Capacity.ReserveAsync(reserveSpace ? NamespaceStore.RecordFootprint(rootKey.Length, record.Length - RecordHeader.Size) : 0, cancellationToken).ConfigureAwait(false))
         {
@@ -169,7 +173,8 @@ internal sealed class CacheNamespace : ICacheNamespace
         if (output.Type == RecordType.Manifest)
         {
             // Chunks lie at or above FirstChunkAddress; once the begin address passed it, some are gone.
-            if (output.Manifest.FirstChunkAddress < Store.BeginAddress) return (false, default, Tier.None);
+            // (Pinned namespaces never evict; their compaction moves live chunks above the new begin instead.)
+            if (Store.Policy.IsEvictable && output.Manifest.FirstChunkAddress < Store.BeginAddress) return (false, default, Tier.None);
             if (output.Manifest.FirstChunkAddress < Store.HeadAddress) tier = Tier.Ssd;
         }
         return (true, output, tier);
@@ -242,7 +247,9 @@ internal sealed class CacheNamespace : ICacheNamespace
         var (found, output, _) = await ReadRootAsync(userKey, headerOnly: true).ConfigureAwait(false);
         if (!found) return false;
         // Tombstones are a few dozen bytes and must work in a full namespace, so they skip the reservation.
-        await Store.DeleteAsync(RecordKey.Root(userKey)).ConfigureAwait(false);
+        var rootKey = RecordKey.Root(userKey);
+        await Store.DeleteAsync(rootKey).ConfigureAwait(false);
+        Capacity.NoteGarbage(NamespaceStore.RecordFootprint(rootKey.Length, output.PayloadLength));
         if (output.Type == RecordType.Manifest) await DeleteChunksAsync(userKey, output.Manifest).ConfigureAwait(false);
         Counters.Delete();
         return true;
@@ -252,6 +259,7 @@ internal sealed class CacheNamespace : ICacheNamespace
     {
         for (int i = 0; i < manifest.ChunkCount; i++)
             await Store.DeleteAsync(RecordKey.Chunk(userKey, manifest.Generation, i)).ConfigureAwait(false);
+        Capacity.NoteGarbage(manifest.Length + (long)manifest.ChunkCount * NamespaceStore.RecordFootprint(userKey.Length + 16, 0));
     }
 
     public void Pin(ReadOnlyMemory<byte> key, DateTimeOffset until)
@@ -329,6 +337,9 @@ internal sealed class CacheNamespace : ICacheNamespace
             Deletes = Interlocked.Read(ref c.Deletes),
             Evictions = Interlocked.Read(ref c.Evictions),
             EvictedBytes = Interlocked.Read(ref c.EvictedBytes),
+            CompactedLogBytes = Interlocked.Read(ref c.CompactedLogBytes),
+            CompactionFreedBytes = Interlocked.Read(ref c.CompactionFreedBytes),
+            GarbageBytes = Store.Policy.IsEvictable ? 0 : Capacity.GarbageBytesEstimate,
             CorruptionEvents = Interlocked.Read(ref c.CorruptionEvents),
             OutOfSpaceRejections = Interlocked.Read(ref c.OutOfSpaceRejections),
             Commits = Interlocked.Read(ref c.Commits),

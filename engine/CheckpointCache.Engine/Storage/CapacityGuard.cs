@@ -53,6 +53,7 @@ internal sealed class CapacityGuard
                 if (Projected(0) <= LogLimit) return new Reservation(this, bytes);
                 Interlocked.Add(ref _reserved, -bytes);
             }
+            if (!_store.Policy.IsEvictable && attempt < 8 && await CompactAsync(bytes, cancellationToken).ConfigureAwait(false)) continue;
             if (!_store.Policy.IsEvictable || attempt >= 8)
             {
                 _counters.OutOfSpace();
@@ -84,6 +85,66 @@ internal sealed class CapacityGuard
                 _logger.LogDebug("Evicting {Namespace}: begin {OldBegin} -> {NewBegin}", _store.Name, oldBegin, _store.BeginAddress);
             }
             await _checkpoints.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _evictGate.Release();
+        }
+    }
+
+    // Bytes of records deleted or replaced since the last compaction (an estimate: FASTER keeps no such count).
+    // Unknown after a restart, so the first compaction of a run may look at the whole log once.
+    private long _garbageBytes;
+    private volatile bool _garbageUnknown = true;
+
+    /// <summary>Notes that records of about this many bytes became garbage (deleted or replaced).</summary>
+    public void NoteGarbage(long bytes)
+    {
+        if (!_store.Policy.IsEvictable && bytes > 0) Interlocked.Add(ref _garbageBytes, bytes);
+    }
+
+    public long GarbageBytesEstimate => Math.Max(0, Interlocked.Read(ref _garbageBytes));
+
+    private bool MayHaveGarbage => _garbageUnknown || Interlocked.Read(ref _garbageBytes) > 0;
+
+    /// <summary>
+    /// Makes room in a pinned namespace by compacting its oldest segments, one at a time: live records move to the
+    /// tail (at most one segment past the budget, which <see cref="LogLimit"/> leaves as slack), the begin address
+    /// moves past the segment, and a checkpoint deletes its file. Stops when the write fits with a segment to spare,
+    /// when the garbage known to exist has been reclaimed, or after one pass over the log. Returns whether it fits.
+    /// </summary>
+    public async ValueTask<bool> CompactAsync(long incoming, CancellationToken cancellationToken)
+    {
+        await _evictGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Projected(incoming) <= LogLimit) return true;
+            // Known garbage smaller than the shortfall cannot make room; the log is not rescanned for it.
+            if (!_garbageUnknown && Interlocked.Read(ref _garbageBytes) < Projected(incoming) - LogLimit) return false;
+            long passEnd = _store.TailAddress;
+            long startBegin = _store.BeginAddress, copiedTotal = 0;
+            while (Projected(incoming) + _store.SegmentBytes > LogLimit && MayHaveGarbage)
+            {
+                long begin = _store.BeginAddress;
+                long until = Math.Min(SegmentStart(begin) + _store.SegmentBytes, _store.SafeReadOnlyAddress);
+                if (until <= begin || begin >= passEnd) break;
+                long tailBefore = _store.TailAddress;
+                // Compaction reads the old segment with blocking device reads.
+                await Task.Run(() => _store.Compact(until), cancellationToken).ConfigureAwait(false);
+                await _checkpoints.CommitAsync(cancellationToken).ConfigureAwait(false);
+                long copied = Math.Max(0, _store.TailAddress - tailBefore);
+                long freed = Math.Max(0, _store.BeginAddress - begin - copied);
+                copiedTotal += copied;
+                Interlocked.Add(ref _garbageBytes, -freed);
+                _counters.Compacted(_store.BeginAddress - begin, freed);
+            }
+            // A pass that ends short of the room leaves no known garbage: do not rescan the log for every write.
+            _garbageUnknown = false;
+            if (_store.BeginAddress >= passEnd || Projected(incoming) > LogLimit || Interlocked.Read(ref _garbageBytes) < 0)
+                Interlocked.Exchange(ref _garbageBytes, 0);
+            _logger.LogInformation("Compacted {Namespace}: begin {OldBegin} -> {NewBegin}, {Copied} live bytes moved to the tail, {Used} bytes now in use",
+                _store.Name, startBegin, _store.BeginAddress, copiedTotal, Projected(0));
+            return Projected(incoming) <= LogLimit;
         }
         finally
         {

@@ -6,6 +6,7 @@ internal sealed class NamespaceCounters
     public long RamHits, SsdHits, Misses, RamBytesRead, SsdBytesRead;
     public long Puts, BytesWritten, Deletes;
     public long Evictions, EvictedBytes, CorruptionEvents, OutOfSpaceRejections, Commits;
+    public long CompactedLogBytes, CompactionFreedBytes;
 
     public void Hit(Tier tier, long bytes)
     {
@@ -19,5 +20,6 @@ internal sealed class NamespaceCounters
     public void Delete() => Interlocked.Increment(ref Deletes);
     public void OutOfSpace() => Interlocked.Increment(ref OutOfSpaceRejections);
     public void Evicted(long bytes) { Interlocked.Increment(ref Evictions); Interlocked.Add(ref EvictedBytes, bytes); }
+    public void Compacted(long logBytes, long freed) { Interlocked.Add(ref CompactedLogBytes, logBytes); Interlocked.Add(ref CompactionFreedBytes, freed); }
     public void Committed() => Interlocked.Increment(ref Commits);
 }

@@ -246,6 +246,26 @@ internal sealed class NamespaceStore : IDisposable
 
     private static long Align8(long v) => (v + 7) & ~7L;
 
+    public long SafeReadOnlyAddress => _store.Log.SafeReadOnlyAddress;
+
+    /// <summary>
+    /// FASTER's lookup compaction: copies the records below <paramref name="untilAddress"/> that are still the
+    /// latest of their key (tombstones and replaced records are dropped) to the tail, then moves the begin address
+    /// there. Blocks on disk reads, so call it off the thread pool's hot path; durable only after a checkpoint.
+    /// </summary>
+    public long Compact(long untilAddress)
+    {
+        var session = _sessions.Rent();
+        try
+        {
+            return session.Compact(untilAddress, CompactionType.Lookup);
+        }
+        finally
+        {
+            _sessions.Return(session);
+        }
+    }
+
     public void ShiftBeginAddress(long address) => _store.Log.ShiftBeginAddress(address, snapToPageStart: true, truncateLog: false);
 
     /// <summary>Log bytes kept in memory, the RAM tier's use.</summary>

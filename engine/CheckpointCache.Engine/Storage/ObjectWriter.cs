@@ -126,5 +126,6 @@ internal sealed class ObjectWriter : IObjectWriter
             try { await _ns.Store.DeleteAsync(RecordKey.Chunk(_userKey, _generation, i)).ConfigureAwait(false); }
             catch (Exception) { break; }
         }
+        _ns.Capacity.NoteGarbage((long)_chunksWritten * NamespaceStore.RecordFootprint(_userKey.Length + 16, _chunkBytes));
     }
 }

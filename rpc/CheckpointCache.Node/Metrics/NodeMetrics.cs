@@ -42,6 +42,8 @@ public sealed class NodeMetrics
         var storeMisses = f.CreateCounter("checkpointcache_store_misses_total", "Engine reads that found nothing.", "store");
         var evictions = f.CreateCounter("checkpointcache_store_evictions_total", "Times the SSD tier was trimmed to its budget.", "store");
         var evictedBytes = f.CreateCounter("checkpointcache_store_evicted_bytes_total", "Bytes dropped by eviction.", "store");
+        var compactionFreed = f.CreateCounter("checkpointcache_store_compaction_freed_bytes_total", "Bytes of deleted or replaced records that compaction gave back (pinned stores).", "store");
+        var garbage = f.CreateGauge("checkpointcache_store_garbage_bytes", "Estimated bytes of deleted or replaced records still on disk (pinned stores).", "store");
         var corruption = f.CreateCounter("checkpointcache_store_corruption_events_total", "Chunks that failed their checksum (served as misses and removed).", "store");
         var outOfSpace = f.CreateCounter("checkpointcache_store_out_of_space_total", "Writes refused because a non-evictable store was full.", "store");
         var bytesUsed = f.CreateGauge("checkpointcache_store_bytes_used", "Bytes held, by tier.", "store", "tier");
@@ -63,6 +65,8 @@ public sealed class NodeMetrics
                 storeMisses.WithLabels(s.Name).IncTo(s.Misses);
                 evictions.WithLabels(s.Name).IncTo(s.Evictions);
                 evictedBytes.WithLabels(s.Name).IncTo(s.EvictedBytes);
+                compactionFreed.WithLabels(s.Name).IncTo(s.CompactionFreedBytes);
+                garbage.WithLabels(s.Name).Set(s.GarbageBytes);
                 corruption.WithLabels(s.Name).IncTo(s.CorruptionEvents);
                 outOfSpace.WithLabels(s.Name).IncTo(s.OutOfSpaceRejections);
                 bytesUsed.WithLabels(s.Name, "ram").Set(s.RamBytesUsed);
