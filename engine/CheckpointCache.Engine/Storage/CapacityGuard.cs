@@ -58,7 +58,7 @@ internal sealed class CapacityGuard
             {
                 _counters.OutOfSpace();
                 throw new CacheException(CacheErrorCode.OutOfSpace,
-                    $"namespace '{_store.Name}' is full: SsdBytes {_store.Policy.SsdBytes} would be exceeded by a {bytes}-byte record and the namespace is not evictable");
+                    $"namespace '{_store.Name}' is full: SsdBytes {_store.Policy.SsdBytes} would be exceeded by a {bytes}-byte record and the namespace is not evictable [diag begin {_store.BeginAddress} tail {_store.TailAddress} durableBegin {_checkpoints.DurableBeginAddress} reserved {Interlocked.Read(ref _reserved)} limit {LogLimit} garbage {Interlocked.Read(ref _garbageBytes)} unknown {_garbageUnknown} sro {_store.SafeReadOnlyAddress}]");
             }
             await EvictAsync(bytes, cancellationToken).ConfigureAwait(false);
         }
