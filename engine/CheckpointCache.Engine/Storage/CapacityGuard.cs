@@ -126,11 +126,15 @@ internal sealed class CapacityGuard
             while (Projected(incoming) + _store.SegmentBytes > LogLimit && MayHaveGarbage)
             {
                 long begin = _store.BeginAddress;
+                // A pass ends at the tail it started from, but always finishes the segment it is in: a begin left
+                // inside a segment keeps the whole segment file on disk.
+                if (begin >= passEnd && begin == SegmentStart(begin)) break;
                 long until = Math.Min(SegmentStart(begin) + _store.SegmentBytes, _store.SafeReadOnlyAddress);
-                if (until <= begin || begin >= passEnd) break;
+                if (until <= begin) break;
                 long tailBefore = _store.TailAddress;
                 // Compaction reads the old segment with blocking device reads.
                 await Task.Run(() => _store.Compact(until), cancellationToken).ConfigureAwait(false);
+                _checkpoints.IncludeIndexNext();
                 await _checkpoints.CommitAsync(cancellationToken).ConfigureAwait(false);
                 long copied = Math.Max(0, _store.TailAddress - tailBefore);
                 long freed = Math.Max(0, _store.BeginAddress - begin - copied);

@@ -52,6 +52,13 @@ internal sealed class CheckpointCoordinator
         }
     }
 
+    /// <summary>
+    /// Makes the next checkpoint include the hash index. After a compaction moved live records and the begin address,
+    /// recovery must not rebuild the index by replaying the log from an index checkpoint older than the move (its
+    /// segments are gone).
+    /// </summary>
+    public void IncludeIndexNext() => _lastIndexTail = -1;
+
     /// <summary>Periodic checkpoint: skipped when nothing changed since the last one.</summary>
     public async ValueTask CheckpointIfChangedAsync(CancellationToken cancellationToken)
     {
