@@ -133,7 +133,20 @@ internal sealed class CapacityGuard
                 if (until <= begin) break;
                 long tailBefore = _store.TailAddress;
                 // Compaction reads the old segment with blocking device reads.
-                await Task.Run(() => _store.Compact(until), cancellationToken).ConfigureAwait(false);
+                // FASTER may stop short of the address asked for (at a page it has not yet made read-only); a
+                // begin left inside the segment keeps the whole file, so finish it.
+                long result = await Task.Run(() =>
+                {
+                    long reached = _store.Compact(until);
+                    for (int again = 0; reached < until && again < 8; again++)
+                    {
+                        long next = _store.Compact(until);
+                        if (next <= reached) break;
+                        reached = next;
+                    }
+                    return reached;
+                }, cancellationToken).ConfigureAwait(false);
+                Console.WriteLine($"DIAG compact begin {begin} until {until} result {result} newBegin {_store.BeginAddress} tail {_store.TailAddress} passEnd {passEnd}");
                 _checkpoints.IncludeIndexNext();
                 await _checkpoints.CommitAsync(cancellationToken).ConfigureAwait(false);
                 long copied = Math.Max(0, _store.TailAddress - tailBefore);
