@@ -40,11 +40,14 @@ public sealed partial class ChildProcess : IDisposable
         var child = new ChildProcess(new Process { StartInfo = info, EnableRaisingEvents = true });
         child._process.OutputDataReceived += (_, e) => child.OnLine(e.Data);
         child._process.ErrorDataReceived += (_, e) => child.OnLine(e.Data);
-        child._process.Exited += (_, _) =>
+        child._process.Exited += (_, _) => Task.Run(() =>
         {
+            // Exited can fire before the last lines are delivered: drain the output first, so a wait for a line the
+            // process did print is answered by the line, not by its exit.
+            child._process.WaitForExit();
             lock (child._output)
                 foreach (var (_, seen) in child._waits) seen.TrySetException(new InvalidOperationException($"{dll} exited ({child._process.ExitCode}):\n" + string.Join('\n', child._output)));
-        };
+        });
         child._process.Start();
         child._process.BeginOutputReadLine();
         child._process.BeginErrorReadLine();
@@ -66,6 +69,7 @@ public sealed partial class ChildProcess : IDisposable
     public async Task<string> WaitForLineAsync(string text)
     {
         var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_process.HasExited) _process.WaitForExit(); // its last lines may still be on their way
         lock (_output)
         {
             var found = _output.FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
