@@ -58,7 +58,7 @@ internal sealed class CapacityGuard
             {
                 _counters.OutOfSpace();
                 throw new CacheException(CacheErrorCode.OutOfSpace,
-                    $"namespace '{_store.Name}' is full: SsdBytes {_store.Policy.SsdBytes} would be exceeded by a {bytes}-byte record and the namespace is not evictable [diag begin {_store.BeginAddress} tail {_store.TailAddress} durableBegin {_checkpoints.DurableBeginAddress} reserved {Interlocked.Read(ref _reserved)} limit {LogLimit} garbage {Interlocked.Read(ref _garbageBytes)} unknown {_garbageUnknown} sro {_store.SafeReadOnlyAddress}]");
+                    $"namespace '{_store.Name}' is full: SsdBytes {_store.Policy.SsdBytes} would be exceeded by a {bytes}-byte record and the namespace is not evictable");
             }
             await EvictAsync(bytes, cancellationToken).ConfigureAwait(false);
         }
@@ -135,18 +135,20 @@ internal sealed class CapacityGuard
                 // Compaction reads the old segment with blocking device reads.
                 // FASTER may stop short of the address asked for (at a page it has not yet made read-only); a
                 // begin left inside the segment keeps the whole file, so finish it.
-                long result = await Task.Run(() =>
+                using (await _store.Mutations.EnterExclusiveAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    long reached = _store.Compact(until);
-                    for (int again = 0; reached < until && again < 8; again++)
+                    await Task.Run(() =>
                     {
-                        long next = _store.Compact(until);
-                        if (next <= reached) break;
-                        reached = next;
-                    }
-                    return reached;
-                }, cancellationToken).ConfigureAwait(false);
-                Console.WriteLine($"DIAG compact begin {begin} until {until} result {result} newBegin {_store.BeginAddress} tail {_store.TailAddress} passEnd {passEnd}");
+                        long reached = _store.Compact(until);
+                        for (int again = 0; reached < until && again < 8; again++)
+                        {
+                            long next = _store.Compact(until);
+                            if (next <= reached) break;
+                            reached = next;
+                        }
+                        return reached;
+                    }, cancellationToken).ConfigureAwait(false);
+                }
                 _checkpoints.IncludeIndexNext();
                 await _checkpoints.CommitAsync(cancellationToken).ConfigureAwait(false);
                 long copied = Math.Max(0, _store.TailAddress - tailBefore);

@@ -167,6 +167,7 @@ internal sealed class NamespaceStore : IDisposable
     /// <summary>Appends a record; returns once it is in the log (not yet durable).</summary>
     public async ValueTask UpsertAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> record)
     {
+        using var _ = await Mutations.EnterAsync().ConfigureAwait(false);
         var session = _sessions.Rent();
         try
         {
@@ -221,6 +222,7 @@ internal sealed class NamespaceStore : IDisposable
 
     public async ValueTask DeleteAsync(ReadOnlyMemory<byte> key)
     {
+        using var _ = await Mutations.EnterAsync().ConfigureAwait(false);
         var session = _sessions.Rent();
         try
         {
@@ -247,6 +249,9 @@ internal sealed class NamespaceStore : IDisposable
     private static long Align8(long v) => (v + 7) & ~7L;
 
     public long SafeReadOnlyAddress => _store.Log.SafeReadOnlyAddress;
+
+    /// <summary>Upserts and deletes pass through it; compaction holds it exclusively.</summary>
+    internal MutationGate Mutations { get; } = new();
 
     /// <summary>
     /// FASTER's lookup compaction: copies the records below <paramref name="untilAddress"/> that are still the
