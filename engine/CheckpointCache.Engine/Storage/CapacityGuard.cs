@@ -131,12 +131,13 @@ internal sealed class CapacityGuard
                 if (begin >= passEnd && begin == SegmentStart(begin)) break;
                 long until = Math.Min(SegmentStart(begin) + _store.SegmentBytes, _store.SafeReadOnlyAddress);
                 if (until <= begin) break;
-                long tailBefore = _store.TailAddress;
-                // Compaction reads the old segment with blocking device reads.
-                // FASTER may stop short of the address asked for (at a page it has not yet made read-only); a
-                // begin left inside the segment keeps the whole file, so finish it.
+                long copied;
                 using (await _store.Mutations.EnterExclusiveAsync(cancellationToken).ConfigureAwait(false))
                 {
+                    long tailBefore = _store.TailAddress;
+                    // Blocking device reads of the old segment, so off the caller's thread. FASTER may stop short of
+                    // the address asked for (at a page it has not made read-only yet); a begin left inside the
+                    // segment keeps the whole file, so the step is repeated until the segment is done.
                     await Task.Run(() =>
                     {
                         long reached = _store.Compact(until);
@@ -146,16 +147,18 @@ internal sealed class CapacityGuard
                             if (next <= reached) break;
                             reached = next;
                         }
-                        return reached;
                     }, cancellationToken).ConfigureAwait(false);
+                    // Writes are held out, so the tail grew by the live records copied (and any read promoted meanwhile).
+                    copied = Math.Max(0, _store.TailAddress - tailBefore);
                 }
                 _checkpoints.IncludeIndexNext();
                 await _checkpoints.CommitAsync(cancellationToken).ConfigureAwait(false);
-                long copied = Math.Max(0, _store.TailAddress - tailBefore);
                 long freed = Math.Max(0, _store.BeginAddress - begin - copied);
                 copiedTotal += copied;
                 Interlocked.Add(ref _garbageBytes, -freed);
                 _counters.Compacted(_store.BeginAddress - begin, freed);
+                // FASTER made no progress at all: another step would do the same.
+                if (_store.BeginAddress == begin) break;
             }
             // A pass that ends short of the room leaves no known garbage: do not rescan the log for every write.
             _garbageUnknown = false;
