@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using CheckpointCache.Client.DataSocket;
 using CheckpointCache.Rpc.Kv.V1;
 using CheckpointCache.Rpc.Node.V1;
 using Google.Protobuf;
@@ -15,6 +17,10 @@ public sealed class CacheClient : IDisposable
 {
     private readonly GrpcChannel _channel;
     private readonly CacheClientOptions _options;
+    private readonly ConcurrentDictionary<string, bool> _grpcOnlyStores = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _dataLookup = new(1, 1);
+    private DataSocketClient? _data;
+    private long _dataRetryAt;
 
     private CacheClient(GrpcChannel channel, NodeEndpoint endpoint, CacheClientOptions options)
     {
@@ -72,9 +78,19 @@ public sealed class CacheClient : IDisposable
         return new KvNamespace(response.Namespace.Store, id, descriptor.Clone());
     }
 
-    /// <summary>Stores every item; one result per item, in order. Values are streamed in frames of <see cref="CacheClientOptions.FrameBytes"/>.</summary>
+    /// <summary>Stores every item; one result per item, in order. Values go over the data socket when there is one, else in gRPC frames of <see cref="CacheClientOptions.FrameBytes"/>.</summary>
     public async Task<IReadOnlyList<KeyResult>> BatchPutAsync(KvNamespace ns, IReadOnlyList<KvItem> items, CancellationToken cancellationToken = default)
     {
+        if (await DataSocketForAsync(ns, cancellationToken) is { } data)
+        {
+            try
+            {
+                return await data.PutAsync(ns.ToRef(), items, _options.CallTimeout, cancellationToken);
+            }
+            catch (Exception e) when (DataSocketFallback(ns, e))
+            {
+            }
+        }
         using var call = Kv.BatchPut(Call(cancellationToken));
         try
         {
@@ -143,10 +159,41 @@ public sealed class CacheClient : IDisposable
     /// <summary>Fetches every key; one result per key, in order. A miss is a result with NOT_FOUND, not an exception.</summary>
     public async Task<IReadOnlyList<GetResult>> BatchGetAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, CancellationToken cancellationToken = default)
     {
+        var values = new byte[]?[keys.Count];
+        var filled = await FillAsync(ns, keys, (i, length) => values[i] = GC.AllocateUninitializedArray<byte>(checked((int)length)), cancellationToken);
+        return filled.Select(r => new GetResult(r.Index, r.Code, r.Message, r.Tier, r.Hit ? values[r.Index] : null)).ToList();
+    }
+
+    /// <summary>
+    /// Fetches every key into the caller's memory (<paramref name="destinations"/>[i] for key i: pinned or reused
+    /// buffers, no allocation per value). A value longer than its destination is OUT_OF_RANGE and writes nothing.
+    /// </summary>
+    public async Task<IReadOnlyList<FillResult>> BatchGetIntoAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, IReadOnlyList<Memory<byte>> destinations, CancellationToken cancellationToken = default)
+    {
+        if (destinations.Count != keys.Count) throw new ArgumentException($"{destinations.Count} destinations for {keys.Count} keys");
+        var filled = await FillAsync(ns, keys, (i, length) => length <= destinations[i].Length ? (Memory<byte>?)destinations[i] : null, cancellationToken);
+        return filled.Select(r => r.Hit && r.Length > destinations[r.Index].Length
+            ? r with { Code = StatusCode.OutOfRange, Message = $"key {r.Index}: its value is {r.Length} bytes, its destination holds {destinations[r.Index].Length}", Length = 0 }
+            : r).ToList();
+    }
+
+    /// <summary>The data socket when there is one, else gRPC; <paramref name="destination"/> gives where value i of a length goes (null: drop it).</summary>
+    private async Task<IReadOnlyList<FillResult>> FillAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, Func<int, long, Memory<byte>?> destination, CancellationToken cancellationToken)
+    {
+        if (await DataSocketForAsync(ns, cancellationToken) is { } data)
+        {
+            try
+            {
+                return await data.GetAsync(ns.ToRef(), keys, destination, _options.CallTimeout, cancellationToken);
+            }
+            catch (Exception e) when (DataSocketFallback(ns, e))
+            {
+            }
+        }
         var request = new BatchGetRequest { Namespace = ns.ToRef(), MaxFrameBytes = (uint)_options.FrameBytes };
         foreach (var key in keys) request.Keys.Add(ByteString.CopyFrom(key.Span));
-        var results = new GetResult?[keys.Count];
-        var assembling = new byte[]?[keys.Count];
+        var results = new FillResult?[keys.Count];
+        var targets = new Memory<byte>?[keys.Count];
         var filled = new long[keys.Count];
         var meta = new GetFrame?[keys.Count];
 
@@ -159,41 +206,27 @@ public sealed class CacheClient : IDisposable
                 meta[i] = frame;
                 if (frame.Code != 0)
                 {
-                    results[i] = new GetResult(i, (StatusCode)frame.Code, frame.Message, Tier.None, null);
+                    results[i] = new FillResult(i, (StatusCode)frame.Code, frame.Message, Tier.None, 0);
                     continue;
                 }
-                if ((ulong)frame.Data.Length == frame.TotalLength && WholeArray(frame.Data) is { } whole)
-                {
-                    // A value that came in one frame: keep the frame's own array instead of copying it.
-                    results[i] = new GetResult(i, StatusCode.OK, "", frame.Tier, whole);
-                    continue;
-                }
-                assembling[i] = GC.AllocateUninitializedArray<byte>(checked((int)frame.TotalLength));
+                targets[i] = destination(i, (long)frame.TotalLength);
             }
             else if (frame.Code != 0)
             {
-                // The node lost the value while sending it: drop what arrived.
-                assembling[i] = null;
-                results[i] = new GetResult(i, (StatusCode)frame.Code, frame.Message, Tier.None, null);
+                // The node lost the value while sending it: what arrived is not a value.
+                results[i] = new FillResult(i, (StatusCode)frame.Code, frame.Message, Tier.None, 0);
                 continue;
             }
-            var buffer = assembling[i] ?? throw new InvalidOperationException($"data frame for item {i} without an open item");
-            frame.Data.Span.CopyTo(buffer.AsSpan(checked((int)filled[i])));
+            if (meta[i] is not { } first || results[i] is not null) throw new InvalidOperationException($"data frame for item {i} without an open item");
+            if (filled[i] + frame.Data.Length > (long)first.TotalLength) throw new InvalidOperationException($"item {i}: more bytes than its total_length {first.TotalLength}");
+            if (targets[i] is { } target) frame.Data.Span.CopyTo(target.Span[checked((int)filled[i])..]);
             filled[i] += frame.Data.Length;
-            if (filled[i] == buffer.Length)
-            {
-                results[i] = new GetResult(i, StatusCode.OK, "", meta[i]!.Tier, buffer);
-                assembling[i] = null;
-            }
+            if (filled[i] == (long)first.TotalLength) results[i] = new FillResult(i, StatusCode.OK, "", first.Tier, filled[i]);
         }
         for (int i = 0; i < results.Length; i++)
-            results[i] ??= new GetResult(i, StatusCode.Internal, "the node ended the stream before this item was complete", Tier.None, null);
-        return results!;
+            results[i] ??= new FillResult(i, StatusCode.Internal, "the node ended the stream before this item was complete", Tier.None, 0);
+        return results.Select(r => r!.Value).ToList();
     }
-
-    /// <summary>The array behind a parsed bytes field when it holds exactly those bytes, else null.</summary>
-    private static byte[]? WholeArray(ByteString data)
-        => MemoryMarshal.TryGetArray(data.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : null;
 
     /// <summary>Where each key lives (Tier.None for a miss).</summary>
     public async Task<IReadOnlyList<Tier>> ExistsAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, CancellationToken cancellationToken = default)
@@ -236,5 +269,66 @@ public sealed class CacheClient : IDisposable
         return request;
     }
 
-    public void Dispose() => _channel.Dispose();
+    /// <summary>The data socket the node serves (found once, via GetInfo), or null where gRPC must carry the call.</summary>
+    private async ValueTask<DataSocketClient?> DataSocketForAsync(KvNamespace ns, CancellationToken ct)
+    {
+        if (!_options.UseDataSocket || !Endpoint.IsUnixSocket || _grpcOnlyStores.ContainsKey(ns.Store)) return null;
+        if (_data is { } known) return Environment.TickCount64 >= Volatile.Read(ref _dataRetryAt) ? known : null;
+        if (Environment.TickCount64 < Volatile.Read(ref _dataRetryAt)) return null;
+        await _dataLookup.WaitAsync(ct);
+        try
+        {
+            if (_data is not null || Environment.TickCount64 < _dataRetryAt) return _data;
+            var path = _options.DataSocketPath;
+            if (string.IsNullOrEmpty(path))
+            {
+                var reported = (await GetInfoAsync(ct)).DataSocket;
+                // A node in another container may report a path that differs here: then look beside its gRPC socket.
+                path = File.Exists(reported) ? reported : DataSocketPaths.Beside(Endpoint.UnixSocketPath!);
+                if (string.IsNullOrEmpty(reported) || !File.Exists(path)) path = null;
+            }
+            if (path is null)
+            {
+                // This node serves no data socket; ask again later in case it is restarted with one.
+                Volatile.Write(ref _dataRetryAt, Environment.TickCount64 + (long)DataSocketRetry.TotalMilliseconds);
+                return null;
+            }
+            _data = new DataSocketClient(path, _options.MaxIdleDataConnections);
+            return _data;
+        }
+        catch (RpcException)
+        {
+            Volatile.Write(ref _dataRetryAt, Environment.TickCount64 + (long)DataSocketRetry.TotalMilliseconds);
+            return null;
+        }
+        finally
+        {
+            _dataLookup.Release();
+        }
+    }
+
+    private static readonly TimeSpan DataSocketRetry = TimeSpan.FromSeconds(2);
+
+    /// <summary>Whether a data-socket failure sends the call to gRPC: a broken socket (for a while) or a store served only there.</summary>
+    private bool DataSocketFallback(KvNamespace ns, Exception e)
+    {
+        if (e is DataSocketUnavailableException)
+        {
+            Volatile.Write(ref _dataRetryAt, Environment.TickCount64 + (long)DataSocketRetry.TotalMilliseconds);
+            return true;
+        }
+        if (e is RpcException { StatusCode: StatusCode.FailedPrecondition })
+        {
+            _grpcOnlyStores[ns.Store] = true;
+            return true;
+        }
+        return false;
+    }
+
+    public void Dispose()
+    {
+        _data?.Dispose();
+        _dataLookup.Dispose();
+        _channel.Dispose();
+    }
 }

@@ -78,8 +78,11 @@ public sealed class RpcScenario : IScenario
         ], cancellationToken: cancellationToken);
         var engine = node.Services.GetRequiredService<ICacheEngine>();
         var endpoints = node.Endpoints.ToDictionary(e => e.StartsWith("unix:", StringComparison.Ordinal) ? "uds" : "tcp");
-        var transports = _skipTcp ? new[] { "uds" } : new[] { "uds", "tcp" };
-        var clients = transports.ToDictionary(t => t, t => CacheClient.Connect(endpoints[t]));
+        // "uds" takes the data socket for values (the client's default on a Unix socket); "uds-grpc" is the same socket with gRPC only.
+        var transports = _skipTcp ? new[] { "uds", "uds-grpc" } : new[] { "uds", "uds-grpc", "tcp" };
+        var clients = transports.ToDictionary(t => t, t => t == "uds-grpc"
+            ? CacheClient.Connect(endpoints["uds"], new CacheClientOptions { UseDataSocket = false })
+            : CacheClient.Connect(endpoints[t]));
         var ns = await clients["uds"].DeclareNamespaceAsync(new NamespaceDescriptor { Model = "perf/rpc", Dtype = "bfloat16", TpSize = 1, TokensPerBlock = 16 }, cancellationToken: cancellationToken);
         var store = engine.GetNamespace("kv");
 
@@ -91,6 +94,7 @@ public sealed class RpcScenario : IScenario
                 int length = (int)size.Bytes;
                 int keys = Math.Max(_batch * _concurrency.Max(), (int)(_workingSet.Bytes / length));
                 var pattern = ValuePattern.NewBuffer(length);
+                var buffersPool = new System.Collections.Concurrent.ConcurrentBag<byte[]>();
                 foreach (int concurrency in _concurrency)
                 {
                     foreach (var transport in transports)
@@ -113,19 +117,44 @@ public sealed class RpcScenario : IScenario
                     {
                         var client = clients[transport];
                         context.Progress($"{transport} get {size} x{concurrency}");
+                        // Into buffers reused across calls, as an inference server loads into its own (pinned) memory.
                         var get = await MeasureAsync(concurrency, keys, async (ids, ct) =>
                         {
-                            var got = await client.BatchGetAsync(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), ct);
-                            int ram = 0;
-                            for (int i = 0; i < got.Count; i++)
+                            var buffers = Enumerable.Range(0, ids.Length).Select(_ => buffersPool.TryTake(out var b) ? b : new byte[length]).ToArray();
+                            try
                             {
-                                if (!got[i].Hit || !ValuePattern.Verify(got[i].Value, ids[i], length)) result.Failures.Add($"{transport} get of {ids[i]} returned wrong bytes or a miss ({got[i].Message})");
-                                if (got[i].Tier == CheckpointCache.Rpc.Kv.V1.Tier.Ram) ram++;
+                                var got = await client.BatchGetIntoAsync(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), buffers.Select(b => (Memory<byte>)b).ToList(), ct);
+                                int ram = 0;
+                                for (int i = 0; i < got.Count; i++)
+                                {
+                                    if (!got[i].Hit || got[i].Length != length || !ValuePattern.Verify(buffers[i], ids[i], length)) result.Failures.Add($"{transport} get of {ids[i]} returned wrong bytes or a miss ({got[i].Message})");
+                                    if (got[i].Tier == CheckpointCache.Rpc.Kv.V1.Tier.Ram) ram++;
+                                }
+                                return ram;
                             }
-                            return ram;
+                            finally
+                            {
+                                foreach (var b in buffers) buffersPool.Add(b);
+                            }
                         }, cancellationToken);
                         Report(result, transport, "get", size, concurrency, get.Load, get.RamHits);
                     }
+
+                    // The same over the data socket, each value in a new array (BatchGetAsync): what allocation costs.
+                    context.Progress($"uds get (new arrays) {size} x{concurrency}");
+                    var allocating = await MeasureAsync(concurrency, keys, async (ids, ct) =>
+                    {
+                        var got = await clients["uds"].BatchGetAsync(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), ct);
+                        int ram = 0;
+                        for (int i = 0; i < got.Count; i++)
+                        {
+                            if (!got[i].Hit || !ValuePattern.Verify(got[i].Value, ids[i], length)) result.Failures.Add($"uds get of {ids[i]} returned wrong bytes or a miss ({got[i].Message})");
+                            if (got[i].Tier == CheckpointCache.Rpc.Kv.V1.Tier.Ram) ram++;
+                        }
+                        return ram;
+                    }, cancellationToken);
+                    Report(result, "uds-new-arrays", "get", size, concurrency, allocating.Load, allocating.RamHits);
+                    buffersPool.Clear();
 
                     context.Progress($"in-process get {size} x{concurrency}");
                     var inProcess = await MeasureAsync(concurrency, keys, async (ids, ct) =>
@@ -143,6 +172,7 @@ public sealed class RpcScenario : IScenario
 
                     foreach (var transport in transports)
                     {
+                        if (transport == "uds-grpc") continue;
                         context.Progress($"socket copy ({transport}) {size} x{concurrency}");
                         var copy = await socketCopy.MeasureAsync(transport, concurrency, length * _batch, _duration, cancellationToken);
                         Report(result, "socket-copy-" + transport, "get", size, concurrency, copy, null);
@@ -162,6 +192,8 @@ public sealed class RpcScenario : IScenario
         {
             result.Ratios["uds_get_vs_inprocess"] = Mbs("uds", OneMiB, 4) / Mbs("in-process", OneMiB, 4);
             result.Ratios["uds_get_vs_socket_copy"] = Mbs("uds", OneMiB, 4) / Mbs("socket-copy-uds", OneMiB, 4);
+            result.Ratios["uds_grpc_get_vs_inprocess"] = Mbs("uds-grpc", OneMiB, 4) / Mbs("in-process", OneMiB, 4);
+            result.Ratios["uds_get_vs_uds_grpc"] = Mbs("uds", OneMiB, 4) / Mbs("uds-grpc", OneMiB, 4);
             if (!_skipTcp)
             {
                 result.Ratios["tcp_get_vs_inprocess"] = Mbs("tcp", OneMiB, 4) / Mbs("in-process", OneMiB, 4);

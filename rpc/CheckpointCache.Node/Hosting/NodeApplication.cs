@@ -133,6 +133,12 @@ public sealed partial class NodeApplication : IAsyncDisposable
 
             var listeners = ConfigureKestrel(builder, nodeOptions, clusterOptions, socketPath);
             ConfigureServices(builder.Services, nodeOptions, limits, engineOptions, engine, registry, identity, clusterOptions, files);
+            var dataSocket = DataSocket.DataSocketEndpoint.Resolve(nodeOptions, socketPath);
+            builder.Services.AddSingleton(dataSocket);
+            builder.Services.AddSingleton<PutAdmission>();
+            builder.Services.AddSingleton<DataSocket.DataSocketCalls>();
+            builder.Services.AddHostedService<DataSocket.DataSocketListener>();
+            identity.DataSocket = dataSocket.Path;
             builder.Services.AddSingleton(files);
             builder.Services.AddSingleton<Lifecycle.IWritebackQueue>(new Files.FilesWriteback(files));
             builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(filesOptions));

@@ -7,10 +7,12 @@ namespace CheckpointCache.Node;
 internal static class KeyCheck
 {
     /// <summary>Null when the key is acceptable, else why not.</summary>
-    public static string? Problem(ByteString key, int index, LimitsOptions limits)
+    public static string? Problem(ByteString key, int index, LimitsOptions limits) => Problem(key.Length, index, limits);
+
+    public static string? Problem(int keyLength, int index, LimitsOptions limits)
     {
-        if (key.Length == 0) return $"key {index} is empty; keys are 1 to Limits:MaxKeyBytes ({limits.MaxKeyBytes}) bytes";
-        if (key.Length > limits.MaxKeyBytes) return $"key {index} is {key.Length} bytes, over Limits:MaxKeyBytes ({limits.MaxKeyBytes})";
+        if (keyLength == 0) return $"key {index} is empty; keys are 1 to Limits:MaxKeyBytes ({limits.MaxKeyBytes}) bytes";
+        if (keyLength > limits.MaxKeyBytes) return $"key {index} is {keyLength} bytes, over Limits:MaxKeyBytes ({limits.MaxKeyBytes})";
         return null;
     }
 

@@ -26,6 +26,7 @@ public sealed class KvCacheService(
     IOptions<LimitsOptions> limitsOptions,
     NodeMetrics metrics,
     ClusterNode cluster,
+    PutAdmission admission,
     ILogger<KvCacheService> logger) : KvCache.KvCacheBase
 {
     /// <summary>Smallest frame a client may ask for; below this framing costs more than the data.</summary>
@@ -92,7 +93,7 @@ public sealed class KvCacheService(
                     if (frame.TotalLength > (ulong)_limits.MaxBatchBytes.Bytes - (ulong)batchBytes)
                         throw RpcErrors.ResourceExhausted($"item {index} brings the call to more than Limits:MaxBatchBytes ({_limits.MaxBatchBytes})");
                     batchBytes += (long)frame.TotalLength;
-                    item = await StartAsync(ns, index, frame);
+                    item = admission.Start(ns, index, frame.Key.Span, frame.TotalLength);
                 }
                 else if (item is null)
                 {
@@ -109,7 +110,7 @@ public sealed class KvCacheService(
                 {
                     if (frame.Data.Length > MaxPutFrameData)
                         throw RpcErrors.InvalidArgument($"frame {frames} carries {frame.Data.Length} bytes of data, more than {MaxPutFrameData} (Limits:MaxReceiveMessageBytes less framing)");
-                    await WriteAsync(item, ns, frame.Data.Memory, ct);
+                    await admission.WriteAsync(item, frame.Data.Memory, ct);
                 }
             }
             if (item is not null) await CloseAsync(item, ns!, response, replications, ct);
@@ -126,56 +127,9 @@ public sealed class KvCacheService(
 
     private long MaxPutFrameData => _limits.MaxReceiveMessageBytes.Bytes - OptionsValidation.FrameOverheadBytes - _limits.MaxKeyBytes;
 
-    private async ValueTask<PutItem> StartAsync(ResolvedNamespace ns, int index, PutFrame frame)
-    {
-        if (KeyCheck.Problem(frame.Key, index, _limits) is { } keyProblem)
-            return Refuse(ns, index, frame, StatusCode.InvalidArgument, keyProblem);
-        if (frame.TotalLength > (ulong)_limits.MaxValueBytes.Bytes)
-            return Refuse(ns, index, frame, StatusCode.InvalidArgument, $"item {index}: total_length {frame.TotalLength} is over Limits:MaxValueBytes ({_limits.MaxValueBytes})");
-        try
-        {
-            var writer = ns.Store.BeginPut(ns.EngineKey(frame.Key.Span), (long)frame.TotalLength);
-            return PutItem.Accepted(index, (long)frame.TotalLength, writer, ns.EngineKey(frame.Key.Span));
-        }
-        catch (CacheException e) when (e.Code != CacheErrorCode.ShuttingDown)
-        {
-            return Refuse(ns, index, frame, RpcErrors.CodeOf(e), $"item {index}: {e.Message}");
-        }
-
-        PutItem Refuse(ResolvedNamespace ns, int index, PutFrame frame, StatusCode code, string message)
-        {
-            metrics.ItemError(ns.Declared.Store, "put", code);
-            return PutItem.Refused(index, (long)Math.Min(frame.TotalLength, long.MaxValue), code, message);
-        }
-    }
-
-    private async ValueTask WriteAsync(PutItem item, ResolvedNamespace ns, ReadOnlyMemory<byte> data, CancellationToken ct)
-    {
-        try
-        {
-            await item.AcceptAsync(data, ct);
-        }
-        catch (CacheException e) when (e.Code != CacheErrorCode.ShuttingDown)
-        {
-            await item.FailAsync(RpcErrors.CodeOf(e), $"item {item.Index}: {e.Message}");
-        }
-    }
-
     private async ValueTask CloseAsync(PutItem item, ResolvedNamespace ns, BatchPutResponse response, List<(KeyStatus, Task<int>)> replications, CancellationToken ct)
     {
-        if (item.Code == StatusCode.OK)
-        {
-            try
-            {
-                await item.CloseAsync(ct);
-            }
-            catch (CacheException e) when (e.Code != CacheErrorCode.ShuttingDown)
-            {
-                await item.FailAsync(RpcErrors.CodeOf(e), $"item {item.Index}: {e.Message}");
-            }
-            if (item.Code == StatusCode.OK) metrics.Put(ns.Declared, item.TotalLength, item.Elapsed);
-            else metrics.ItemError(ns.Declared.Store, "put", item.Code);
-        }
+        await admission.FinishAsync(item, ns, ct);
         var status = new KeyStatus { Index = (uint)item.Index, Code = (int)item.Code, Message = item.Message };
         response.Results.Add(status);
         if (item.Code != StatusCode.OK) return;
@@ -194,71 +148,53 @@ public sealed class KvCacheService(
             : (int)Math.Clamp(request.MaxFrameBytes, MinFrameBytes, _limits.MaxFrameBytes.Bytes);
 
         long sent = 0;
-        byte[] buffer = [];
-        try
+        using var chunks = new ChunkBuffer();
+        for (int i = 0; i < request.Keys.Count; i++)
         {
-            for (int i = 0; i < request.Keys.Count; i++)
+            var key = request.Keys[i];
+            if (KeyCheck.Problem(key, i, _limits) is { } problem)
             {
-                var key = request.Keys[i];
-                if (KeyCheck.Problem(key, i, _limits) is { } problem)
+                metrics.ItemError(ns.Declared.Store, "get", StatusCode.InvalidArgument);
+                await responseStream.WriteAsync(Failed(i, StatusCode.InvalidArgument, problem), ct);
+                continue;
+            }
+            var started = Stopwatch.GetTimestamp();
+            var engineKey = ns.EngineKey(key.Span);
+            using var reader = await ns.Store.OpenReadAsync(engineKey, ct);
+            if (reader is null && cluster.IsHashed(ns.Store.Name))
+            {
+                // Not held here: the key's owners (reads try local, then owners; the cloud tier comes after them).
+                using var remote = await cluster.OpenFromOwnersAsync(ns.Store.Name, engineKey, ct);
+                if (remote is not null)
                 {
-                    metrics.ItemError(ns.Declared.Store, "get", StatusCode.InvalidArgument);
-                    await responseStream.WriteAsync(Failed(i, StatusCode.InvalidArgument, problem), ct);
-                    continue;
-                }
-                var started = Stopwatch.GetTimestamp();
-                var engineKey = ns.EngineKey(key.Span);
-                using var reader = await ns.Store.OpenReadAsync(engineKey, ct);
-                if (reader is null && cluster.IsHashed(ns.Store.Name))
-                {
-                    // Not held here: the key's owners (reads try local, then owners; the cloud tier comes after them).
-                    using var remote = await cluster.OpenFromOwnersAsync(ns.Store.Name, engineKey, ct);
-                    if (remote is not null)
+                    if (remote.Length > _limits.MaxBatchBytes.Bytes - sent)
                     {
-                        if (remote.Length > _limits.MaxBatchBytes.Bytes - sent)
-                        {
-                            metrics.ItemError(ns.Declared.Store, "get", StatusCode.ResourceExhausted);
-                            await responseStream.WriteAsync(Failed(i, StatusCode.ResourceExhausted,
-                                $"key {i}: its {remote.Length} bytes would bring the call over Limits:MaxBatchBytes ({_limits.MaxBatchBytes}); ask for it in another call"), ct);
-                            continue;
-                        }
-                        if (await StreamRemoteAsync(i, remote, frameBytes, responseStream, ct)) sent += remote.Length;
-                        else metrics.Miss(ns.Declared);
+                        metrics.ItemError(ns.Declared.Store, "get", StatusCode.ResourceExhausted);
+                        await responseStream.WriteAsync(Failed(i, StatusCode.ResourceExhausted,
+                            $"key {i}: its {remote.Length} bytes would bring the call over Limits:MaxBatchBytes ({_limits.MaxBatchBytes}); ask for it in another call"), ct);
                         continue;
                     }
-                }
-                if (reader is null)
-                {
-                    metrics.Miss(ns.Declared);
-                    await responseStream.WriteAsync(Failed(i, StatusCode.NotFound, $"key {i} is not cached"), ct);
+                    if (await StreamRemoteAsync(i, remote, frameBytes, responseStream, ct)) sent += remote.Length;
+                    else metrics.Miss(ns.Declared);
                     continue;
-                }
-                if (reader.Length > _limits.MaxBatchBytes.Bytes - sent)
-                {
-                    metrics.ItemError(ns.Declared.Store, "get", StatusCode.ResourceExhausted);
-                    await responseStream.WriteAsync(Failed(i, StatusCode.ResourceExhausted,
-                        $"key {i}: its {reader.Length} bytes would bring the call over Limits:MaxBatchBytes ({_limits.MaxBatchBytes}); ask for it in another call"), ct);
-                    continue;
-                }
-                if (buffer.Length < reader.ChunkLength)
-                {
-                    if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = ArrayPool<byte>.Shared.Rent(reader.ChunkLength);
-                }
-                if (await StreamValueAsync(i, reader, buffer, frameBytes, responseStream, ct))
-                {
-                    sent += reader.Length;
-                    metrics.Hit(ns.Declared, reader.Tier, reader.Length, Stopwatch.GetElapsedTime(started));
-                }
-                else
-                {
-                    metrics.Miss(ns.Declared);
                 }
             }
-        }
-        finally
-        {
-            if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+            if (reader is null)
+            {
+                metrics.Miss(ns.Declared);
+                await responseStream.WriteAsync(Failed(i, StatusCode.NotFound, $"key {i} is not cached"), ct);
+                continue;
+            }
+            if (reader.Length > _limits.MaxBatchBytes.Bytes - sent)
+            {
+                metrics.ItemError(ns.Declared.Store, "get", StatusCode.ResourceExhausted);
+                await responseStream.WriteAsync(Failed(i, StatusCode.ResourceExhausted,
+                    $"key {i}: its {reader.Length} bytes would bring the call over Limits:MaxBatchBytes ({_limits.MaxBatchBytes}); ask for it in another call"), ct);
+                continue;
+            }
+            bool served = await StreamValueAsync(i, reader, chunks.Fit(reader.ChunkLength), frameBytes, responseStream, ct);
+            if (served) sent += reader.Length;
+            metrics.Served(ns.Declared, served, reader, started);
         }
     }
 
@@ -273,18 +209,12 @@ public sealed class KvCacheService(
         bool firstSent = false;
         for (int c = 0; c < Math.Max(1, reader.ChunkCount); c++)
         {
-            int n;
-            try
+            var (n, lost) = await ChunkBuffer.ReadAsync(reader, c, buffer, index, logger, ct);
+            if (lost is not null)
             {
-                n = reader.Length == 0 ? 0 : await reader.ReadChunkAsync(c, buffer, ct);
-            }
-            catch (ChunkMissingException e)
-            {
-                logger.LogWarning("Value {Index} lost chunk {Chunk} of {Chunks} while being read: {Reason}", index, c, reader.ChunkCount, e.Message);
-                var reason = $"key {index}: value is no longer cached ({e.Message})";
                 await responseStream.WriteAsync(firstSent
-                    ? new GetFrame { Index = (uint)index, First = false, Code = (int)StatusCode.NotFound, Message = reason }
-                    : Failed(index, StatusCode.NotFound, reason), ct);
+                    ? new GetFrame { Index = (uint)index, First = false, Code = (int)StatusCode.NotFound, Message = lost }
+                    : Failed(index, StatusCode.NotFound, lost), ct);
                 return false;
             }
             int offset = 0;

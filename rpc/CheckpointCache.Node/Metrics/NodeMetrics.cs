@@ -168,6 +168,13 @@ public sealed class NodeMetrics
 
     public void Miss(DeclaredNamespace ns) => _misses.WithLabels(ns.Store, ns.IdHex).Inc();
 
+    /// <summary>A value streamed to a client (a hit), or one lost while it was read (a miss); <paramref name="started"/> is a Stopwatch timestamp.</summary>
+    public void Served(DeclaredNamespace ns, bool served, Engine.IObjectReader reader, long started)
+    {
+        if (served) Hit(ns, reader.Tier, reader.Length, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        else Miss(ns);
+    }
+
     public void Put(DeclaredNamespace ns, long bytes, TimeSpan elapsed)
     {
         _puts.WithLabels(ns.Store, ns.IdHex).Inc();

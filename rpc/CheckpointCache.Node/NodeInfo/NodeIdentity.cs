@@ -10,6 +10,8 @@ public sealed class NodeIdentity(string nodeId, string dataDirectory, DateTimeOf
     public DateTimeOffset StartedAt { get; } = startedAt;
     public IReadOnlyList<string> Endpoints { get; set; } = [];
     public string? MetricsUrl { get; set; }
+    /// <summary>Path of the data socket, when it listens.</summary>
+    public string? DataSocket { get; set; }
     public TimeSpan Uptime => DateTimeOffset.UtcNow - StartedAt;
 
     public static string Version { get; } =

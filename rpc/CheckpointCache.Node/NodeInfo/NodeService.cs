@@ -41,6 +41,7 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             RecoverySeconds = engine.RecoveryTime.TotalSeconds,
             UptimeSeconds = identity.Uptime.TotalSeconds,
             MetricsUrl = identity.MetricsUrl ?? "",
+            DataSocket = identity.DataSocket ?? "",
         };
         info.Endpoints.AddRange(identity.Endpoints);
         foreach (var ns in engine.Namespaces.OrderBy(n => n.Name, StringComparer.Ordinal))

@@ -19,6 +19,9 @@ public sealed class LimitsOptions
     /// <summary>Most keys in one call.</summary>
     public int MaxBatchKeys { get; set; } = 1024;
 
+    /// <summary>Data-socket connections open at once (each serves one call at a time); more are refused with RESOURCE_EXHAUSTED.</summary>
+    public int MaxDataConnections { get; set; } = 256;
+
     /// <summary>Most value bytes moved by one BatchPut or BatchGet.</summary>
     public ByteSize MaxBatchBytes { get; set; } = ByteSize.FromGiB(1);
 

@@ -14,6 +14,15 @@ public sealed class NodeOptions
     /// <summary>Socket path; empty means "node.sock" in the engine's data directory (writable by whoever runs the node).</summary>
     public string UnixSocketPath { get; set; } = "";
 
+    /// <summary>
+    /// Serve BatchGet/BatchPut also on a data socket beside the Unix socket: plain frames instead of HTTP/2 and
+    /// protobuf, for co-located clients moving large values (the .NET and Python clients use it when they find it).
+    /// </summary>
+    public bool DataSocketEnabled { get; set; } = true;
+
+    /// <summary>Data socket path; empty means "&lt;name&gt;-data&lt;ext&gt;" beside the Unix socket (node-data.sock).</summary>
+    public string DataSocketPath { get; set; } = "";
+
     /// <summary>TCP address to listen on; empty disables TCP. Anything but loopback needs <see cref="Tls"/>.</summary>
     public string TcpAddress { get; set; } = "127.0.0.1";
 

@@ -39,6 +39,11 @@ public static class OptionsValidation
             errors.Add("Node:UnixSocketEnabled is false and Node:TcpAddress is empty: the node would listen nowhere");
         if (node.UnixSocketEnabled && System.Text.Encoding.UTF8.GetByteCount(unixSocketPath) > MaxUnixSocketPathBytes)
             errors.Add($"Node:UnixSocketPath '{unixSocketPath}' is longer than the {MaxUnixSocketPathBytes} bytes a Unix socket path may have");
+        if (node.UnixSocketEnabled && unixSocketPath.Length > 0 && DataSocket.DataSocketEndpoint.Resolve(node, unixSocketPath).Path is { } dataPath
+            && System.Text.Encoding.UTF8.GetByteCount(dataPath) > MaxUnixSocketPathBytes)
+            errors.Add($"Node:DataSocketPath '{dataPath}' is longer than the {MaxUnixSocketPathBytes} bytes a Unix socket path may have: set a shorter one, or Node:DataSocketEnabled=false");
+        if (limits.MaxDataConnections < 1)
+            errors.Add($"Limits:MaxDataConnections ({limits.MaxDataConnections}) must be at least 1");
         if (!string.IsNullOrWhiteSpace(node.TcpAddress))
         {
             if (!IPAddress.TryParse(node.TcpAddress, out var address) && node.TcpAddress != "localhost")

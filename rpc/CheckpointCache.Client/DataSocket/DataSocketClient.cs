@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using CheckpointCache.Rpc.Kv.V1;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace CheckpointCache.Client.DataSocket;
+
+/// <summary>
+/// BatchGet and BatchPut over the node's data socket (docs/api.md, "Data socket"). Keeps idle connections for
+/// reuse, one call per connection at a time. A whole-call refusal is thrown as an <see cref="RpcException"/> with
+/// the node's status and message, as over gRPC; a deadline or cancellation closes the connection (the node then
+/// abandons a half-sent put) and throws DEADLINE_EXCEEDED or CANCELLED. A broken socket throws
+/// <see cref="DataSocketUnavailableException"/>, after which the caller may retry the call over gRPC.
+/// </summary>
+internal sealed class DataSocketClient(string path, int maxIdleConnections) : IDisposable
+{
+    private readonly ConcurrentBag<WireConnection> _idle = [];
+
+    public string Path => path;
+
+    /// <summary>
+    /// Reads every key's value into the memory <paramref name="destination"/> gives for (index, length), or drops it
+    /// when that is null (the caller records why). Returns the code, message, tier and length per key.
+    /// </summary>
+    public async Task<IReadOnlyList<FillResult>> GetAsync(NamespaceRef ns, IReadOnlyList<ReadOnlyMemory<byte>> keys,
+        Func<int, long, Memory<byte>?> destination, TimeSpan timeout, CancellationToken cancellationToken)
+        => await CallAsync(timeout, cancellationToken, async (wire, ct) =>
+        {
+            await WriteHeaderAsync(wire, DataWire.OpGet, ns, keys.Count, ct);
+            foreach (var key in keys)
+            {
+                await wire.EnsureRoomAsync(2 + key.Length, ct);
+                wire.WriteShortBytes(key.Span);
+            }
+            await wire.FlushAsync(ct);
+            int count = await ReadResponseHeaderAsync(wire, keys.Count, ct);
+            var results = new FillResult[count];
+            for (int i = 0; i < count; i++) results[i] = await ReadValueAsync(wire, i, destination, ct);
+            return (IReadOnlyList<FillResult>)results;
+        });
+
+    public async Task<IReadOnlyList<KeyResult>> PutAsync(NamespaceRef ns, IReadOnlyList<KvItem> items, TimeSpan timeout, CancellationToken cancellationToken)
+        => await CallAsync(timeout, cancellationToken, async (wire, ct) =>
+        {
+            await WriteHeaderAsync(wire, DataWire.OpPut, ns, items.Count, ct);
+            // The node reads while this writes; a refusal of the whole call arrives instead of the results.
+            var sending = Task.Run(async () =>
+            {
+                foreach (var item in items)
+                {
+                    await wire.EnsureRoomAsync(10 + item.Key.Length, ct);
+                    wire.WriteShortBytes(item.Key.Span);
+                    wire.WriteUInt64((ulong)item.Value.Length);
+                    await wire.WriteAsync(item.Value, ct);
+                }
+                await wire.FlushAsync(ct);
+            }, ct);
+            int count;
+            try
+            {
+                count = await ReadResponseHeaderAsync(wire, items.Count, ct);
+            }
+            catch (RpcException)
+            {
+                // The node stopped reading and closed: what was left unsent fails to send, which does not matter.
+                try { await sending; } catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException) { }
+                throw;
+            }
+            await sending;
+            var results = new KeyResult[count];
+            for (int i = 0; i < count; i++)
+            {
+                var code = (StatusCode)await wire.ReadUInt32Async(ct);
+                int replicas = (int)await wire.ReadUInt32Async(ct);
+                results[i] = new KeyResult(i, code, await wire.ReadStringAsync(ct), replicas);
+            }
+            return (IReadOnlyList<KeyResult>)results;
+        });
+
+    private async Task<T> CallAsync<T>(TimeSpan timeout, CancellationToken cancellationToken, Func<WireConnection, CancellationToken, Task<T>> call)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        WireConnection? wire = null;
+        bool reusable = false;
+        try
+        {
+            wire = _idle.TryTake(out var idle) ? idle : await WireConnection.ConnectAsync(path, cts.Token);
+            var result = await call(wire, cts.Token);
+            reusable = true;
+            return result;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"the call did not finish within {timeout} (data socket)"));
+        }
+        catch (OperationCanceledException)
+        {
+            throw new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled (data socket)"));
+        }
+        catch (Exception e) when (e is SocketException or EndOfStreamException or IOException or ObjectDisposedException)
+        {
+            throw new DataSocketUnavailableException($"data socket {path}: {e.Message}", e);
+        }
+        finally
+        {
+            if (wire is not null)
+            {
+                if (reusable && _idle.Count < maxIdleConnections) _idle.Add(wire);
+                else wire.Dispose();
+            }
+        }
+    }
+
+    private static async Task WriteHeaderAsync(WireConnection wire, byte op, NamespaceRef ns, int count, CancellationToken ct)
+    {
+        var nsBytes = ns.ToByteArray();
+        await wire.EnsureRoomAsync(DataWire.RequestHeaderBytes + nsBytes.Length, ct);
+        await wire.WriteRequestHeaderAsync(op, nsBytes, count, ct);
+    }
+
+    /// <summary>Reads the call status; throws the node's refusal as an RpcException. Returns the item count.</summary>
+    private static async Task<int> ReadResponseHeaderAsync(WireConnection wire, int expected, CancellationToken ct)
+    {
+        if (await wire.ReadUInt32Async(ct) != DataWire.ResponseMagic) throw new IOException("the data socket answered with something that is not a CKR1 response");
+        var code = (StatusCode)await wire.ReadUInt32Async(ct);
+        var message = await wire.ReadStringAsync(ct);
+        if (code != StatusCode.OK) throw new RpcException(new Status(code, message));
+        int count = (int)await wire.ReadUInt32Async(ct);
+        if (count != expected) throw new IOException($"the data socket answered {count} items for {expected}");
+        return count;
+    }
+
+    private static async Task<FillResult> ReadValueAsync(WireConnection wire, int index, Func<int, long, Memory<byte>?> destination, CancellationToken ct)
+    {
+        var code = (StatusCode)await wire.ReadUInt32Async(ct);
+        var tier = (Tier)await wire.ReadByteAsync(ct);
+        var message = await wire.ReadStringAsync(ct);
+        ulong length = await wire.ReadUInt64Async(ct);
+        if (code != StatusCode.OK) return new FillResult(index, code, message, Tier.None, 0);
+        var target = destination(index, (long)length);
+        long filled = 0;
+        while (true)
+        {
+            uint segment = await wire.ReadUInt32Async(ct);
+            if (segment == DataWire.SegmentEnd) break;
+            if (segment == DataWire.SegmentAbort)
+            {
+                // The node lost the value while sending it: what arrived is not a value.
+                var abortCode = (StatusCode)await wire.ReadUInt32Async(ct);
+                return new FillResult(index, abortCode, await wire.ReadStringAsync(ct), Tier.None, 0);
+            }
+            if (segment > (ulong)((long)length - filled)) throw new IOException($"item {index}: a segment of {segment} bytes overruns its {length}-byte value");
+            if (target is { } t) await wire.ReadExactAsync(t.Slice((int)filled, (int)segment), ct);
+            else await wire.SkipAsync(segment, ct);
+            filled += segment;
+        }
+        if (filled != (long)length) throw new IOException($"item {index}: {filled} of {length} bytes arrived before its end marker");
+        return new FillResult(index, StatusCode.OK, "", tier, (long)length);
+    }
+
+    public void Dispose()
+    {
+        while (_idle.TryTake(out var wire)) wire.Dispose();
+    }
+}

@@ -1,0 +1,33 @@
+namespace CheckpointCache.Client.DataSocket;
+
+/// <summary>
+/// The data socket's framing (docs/api.md, "Data socket"): BatchGet and BatchPut of the KV API as plain
+/// little-endian frames on a Unix socket, so values move with one copy into and out of the kernel each way
+/// instead of through HTTP/2 framing and protobuf messages. One call at a time per connection.
+/// </summary>
+public static class DataWire
+{
+    /// <summary>"CKD1": starts every request.</summary>
+    public const uint RequestMagic = 0x31444B43;
+
+    /// <summary>"CKR1": starts every response.</summary>
+    public const uint ResponseMagic = 0x31524B43;
+
+    public const byte OpGet = 1;
+    public const byte OpPut = 2;
+
+    /// <summary>magic u32, op u8, flags u8, reserved u16, namespace length u32, count u32.</summary>
+    public const int RequestHeaderBytes = 16;
+
+    /// <summary>Largest encoded NamespaceRef a request may carry.</summary>
+    public const int MaxNamespaceBytes = 1024;
+
+    /// <summary>Messages longer than this are cut (they name a limit, not data).</summary>
+    public const int MaxMessageBytes = 2048;
+
+    /// <summary>Ends a value's segments: every byte of it was sent.</summary>
+    public const uint SegmentEnd = 0;
+
+    /// <summary>Ends a value's segments early: the value was lost while being sent; a code and a message follow.</summary>
+    public const uint SegmentAbort = uint.MaxValue;
+}

@@ -1,0 +1,128 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using CheckpointCache.Client.DataSocket;
+using CheckpointCache.Node.Hosting;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace CheckpointCache.Node.DataSocket;
+
+/// <summary>
+/// Listens on the data socket (Node:DataSocketPath) and serves each connection on its own loop, one call after
+/// another. Connections past Limits:MaxDataConnections get RESOURCE_EXHAUSTED and are closed. Stopping closes the
+/// listener and every connection: a put cut that way is abandoned, never published.
+/// </summary>
+public sealed class DataSocketListener(DataSocketEndpoint endpoint, DataSocketCalls calls, Microsoft.Extensions.Options.IOptions<Options.LimitsOptions> limits,
+    ILogger<DataSocketListener> logger) : IHostedService
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<WireConnection, Task> _connections = new();
+    private Socket? _listener;
+    private Task _accepting = Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (endpoint.Path is not { } path) return Task.CompletedTask;
+        UnixSocketFile.Prepare(path);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Listen(512);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+        _listener = listener;
+        _accepting = AcceptAsync(listener);
+        logger.LogInformation("Data socket for BatchGet/BatchPut without HTTP/2 at {DataSocket}", path);
+        return Task.CompletedTask;
+    }
+
+    private async Task AcceptAsync(Socket listener)
+    {
+        var token = _stopping.Token;
+        while (!token.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException || token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                logger.LogWarning("Data socket accept failed: {Error}", e.Message);
+                continue;
+            }
+            var wire = new WireConnection(socket);
+            if (_connections.Count >= limits.Value.MaxDataConnections)
+            {
+                _ = RefuseAsync(wire, token);
+                continue;
+            }
+            _connections[wire] = ServeAsync(wire, token);
+        }
+    }
+
+    private async Task RefuseAsync(WireConnection wire, CancellationToken token)
+    {
+        using (wire)
+        {
+            try
+            {
+                wire.WriteUInt32(DataWire.ResponseMagic);
+                wire.WriteInt32((int)Grpc.Core.StatusCode.ResourceExhausted);
+                wire.WriteString($"{_connections.Count} data-socket connections are open, the most Limits:MaxDataConnections ({limits.Value.MaxDataConnections}) allows");
+                await wire.FlushAsync(token);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+            {
+            }
+        }
+    }
+
+    private async Task ServeAsync(WireConnection wire, CancellationToken token)
+    {
+        await Task.Yield();
+        try
+        {
+            while (await wire.WaitForFrameAsync(token))
+                if (!await calls.ServeAsync(wire, token)) break;
+        }
+        catch (Exception e) when (e is EndOfStreamException or SocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            // The client went away or the node is stopping: whatever call was open is abandoned.
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Data socket connection failed");
+        }
+        finally
+        {
+            wire.Dispose();
+            _connections.TryRemove(wire, out _);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_listener is null) return;
+        await _stopping.CancelAsync();
+        _listener.Dispose();
+        foreach (var wire in _connections.Keys) wire.Dispose();
+        try
+        {
+            await Task.WhenAll(_connections.Values.Append(_accepting)).WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        if (endpoint.Path is { } path && File.Exists(path)) File.Delete(path);
+    }
+}
