@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
@@ -15,6 +17,7 @@ from ._common import (
     channel_options, key_chunks, merge_lookup, normalize_target, ns_proto, prepare_items,
     put_chunks, put_frames, put_results,
 )
+from ._datasocket import DataSocket, DataSocketBroken
 from ._proto import kv_pb2, node_pb2
 from .errors import CacheError, CacheUnavailable, from_rpc_error
 from .keyspec import NamespaceDescriptor
@@ -37,6 +40,10 @@ class CacheClient:
 
     Whole-call failures raise :class:`~checkpointcache.errors.CacheError` subclasses carrying the
     gRPC status code and the node's message; per-key outcomes come back as results.
+
+    Over a Unix socket, ``batch_get`` and ``batch_put`` move values over the node's data socket
+    (plain frames, no HTTP/2; ``use_data_socket``) when the node reports one, and fall back to gRPC
+    when it is unreachable or the store is placed across a cluster.
     """
 
     def __init__(self, target: str, *, timeout: float = DEFAULT_TIMEOUT,
@@ -46,7 +53,8 @@ class CacheClient:
                  reconnect_wait: float = DEFAULT_RECONNECT_WAIT, retries: int = 1,
                  max_batch_keys: Optional[int] = None, max_batch_bytes: Optional[int] = None,
                  options: Optional[Sequence[Tuple[str, Any]]] = None,
-                 credentials: Optional[grpc.ChannelCredentials] = None):
+                 credentials: Optional[grpc.ChannelCredentials] = None,
+                 use_data_socket: bool = True, data_socket_path: Optional[str] = None):
         if frame_bytes <= 0 or frame_bytes > max_message_bytes - 64 * 1024:
             raise ValueError("frame_bytes must be in (0, max_message_bytes - 64 KiB]")
         self.target = normalize_target(target)
@@ -87,12 +95,20 @@ class CacheClient:
                                      node_pb2.GetStatsRequest.SerializeToString,
                                      node_pb2.NodeStats.FromString)
         self._closed = False
+        self._use_data = use_data_socket and self.target.startswith("unix:")
+        self._data_path = data_socket_path
+        self._data: Optional[DataSocket] = None
+        self._data_retry_at = 0.0
+        self._data_lock = threading.Lock()
+        self._grpc_only_stores = set()
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._data is not None:
+                self._data.close()
             self._channel.close()
 
     def __enter__(self) -> "CacheClient":
@@ -163,6 +179,52 @@ class CacheClient:
     def _remaining(deadline: float) -> float:
         return deadline - time.monotonic()
 
+    # -- data socket -----------------------------------------------------------------------------
+
+    _DATA_RETRY = 2.0
+
+    def _data_socket(self, namespace, deadline: float) -> Optional[DataSocket]:
+        """The node's data socket (found once, via GetInfo), or None where gRPC carries the call."""
+        if not self._use_data or self._closed or time.monotonic() < self._data_retry_at:
+            return None
+        store = ns_proto(namespace).store
+        if store in self._grpc_only_stores:
+            return None
+        if self._data is not None:
+            return self._data
+        with self._data_lock:
+            if self._data is not None:
+                return self._data
+            path = self._data_path
+            if not path:
+                try:
+                    reported = self.get_info(timeout=max(0.001, min(self.meta_timeout,
+                                                                    deadline - time.monotonic()))).data_socket
+                except CacheError:
+                    self._data_retry_at = time.monotonic() + self._DATA_RETRY
+                    return None
+                # A node in another container may report a path that differs here: look beside its socket.
+                grpc_socket = self.target[len("unix:"):]
+                stem, ext = os.path.splitext(os.path.basename(grpc_socket))
+                beside = os.path.join(os.path.dirname(grpc_socket), stem + "-data" + ext)
+                path = reported if reported and os.path.exists(reported) else (
+                    beside if reported and os.path.exists(beside) else None)
+            if not path:
+                self._data_retry_at = time.monotonic() + self._DATA_RETRY
+                return None
+            self._data = DataSocket(path)
+            return self._data
+
+    def _data_fallback(self, namespace, e: Exception) -> bool:
+        """Whether a data-socket failure sends the call to gRPC."""
+        if isinstance(e, DataSocketBroken):
+            self._data_retry_at = time.monotonic() + self._DATA_RETRY
+            return True
+        if isinstance(e, CacheError) and e.code == grpc.StatusCode.FAILED_PRECONDITION:
+            self._grpc_only_stores.add(ns_proto(namespace).store)
+            return True
+        return False
+
     # -- KV API ----------------------------------------------------------------------------------
 
     def declare_namespace(self, descriptor: NamespaceDescriptor, store: str = "", *,
@@ -195,12 +257,23 @@ class CacheClient:
         out: List[KeyStatus] = []
         for s, e in put_chunks(items, max_keys, max_bytes):
             part = items[s:e]
-            resp = self._call("BatchPut", self._remaining(deadline),
-                              lambda t: self._put(put_frames(namespace, part, fb), timeout=t))
-            for r in put_results(resp, len(part)):
+            for r in self._put_once(namespace, part, fb, deadline):
                 r.index += s
                 out.append(r)
         return out
+
+    def _put_once(self, namespace, part, frame_bytes: int, deadline: float) -> List[KeyStatus]:
+        data = self._data_socket(namespace, deadline)
+        if data is not None:
+            try:
+                return data.put(ns_proto(namespace).SerializeToString(), part,
+                                max(0.001, self._remaining(deadline)))
+            except (DataSocketBroken, CacheError) as e:
+                if not self._data_fallback(namespace, e):
+                    raise
+        resp = self._call("BatchPut", self._remaining(deadline),
+                          lambda t: self._put(put_frames(namespace, part, frame_bytes), timeout=t))
+        return put_results(resp, len(part))
 
     def batch_get(self, namespace, keys: Sequence, *, out: Optional[Sequence[Any]] = None,
                   timeout: Optional[float] = None,
@@ -237,6 +310,13 @@ class CacheClient:
 
     def _batch_get_once(self, namespace, keys: List[bytes], out, timeout: float,
                         frame_bytes: int) -> List[GetResult]:
+        data = self._data_socket(namespace, time.monotonic() + timeout)
+        if data is not None:
+            try:
+                return data.get(ns_proto(namespace).SerializeToString(), keys, out, timeout)
+            except (DataSocketBroken, CacheError) as e:
+                if not self._data_fallback(namespace, e):
+                    raise
         req = kv_pb2.BatchGetRequest(namespace=ns_proto(namespace), keys=keys,
                                      max_frame_bytes=frame_bytes)
         holder: List[GetAssembler] = []
