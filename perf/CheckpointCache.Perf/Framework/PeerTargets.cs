@@ -57,10 +57,14 @@ public interface IKvTarget : IAsyncDisposable
     ValueTask<GetOutcome> GetAsync(int worker, long id, int valueBytes, CancellationToken cancellationToken);
 }
 
-/// <summary>The node through <see cref="CacheClient"/> (BatchPut/BatchGet of one item), over its Unix socket or TCP.</summary>
+/// <summary>
+/// The node through <see cref="CacheClient"/> (BatchPut/BatchGet of one item), over its Unix socket (values on the data
+/// socket) or TCP; GET fills a buffer reused per worker, as the peers' clients read into pooled or reused memory.
+/// </summary>
 public sealed class NodeTarget(string name, string endpoint, KeySet keys, int frameBytes) : IKvTarget
 {
     private CacheClient[] _clients = [];
+    private byte[][] _buffers = [];
     private KvNamespace? _ns;
 
     public string Name => name;
@@ -69,6 +73,7 @@ public sealed class NodeTarget(string name, string endpoint, KeySet keys, int fr
     {
         var options = new CacheClientOptions { CallTimeout = TimeSpan.FromSeconds(60), FrameBytes = frameBytes };
         _clients = Enumerable.Range(0, workers).Select(_ => CacheClient.Connect(endpoint, options)).ToArray();
+        _buffers = Enumerable.Range(0, workers).Select(_ => Array.Empty<byte>()).ToArray();
         _ns = await _clients[0].DeclareNamespaceAsync(new NamespaceDescriptor
         {
             Model = "perf/peers", Revision = "1", Dtype = "bfloat16", Layout = "bench", TpRank = 0, TpSize = 1, TokensPerBlock = 16,
@@ -83,10 +88,12 @@ public sealed class NodeTarget(string name, string endpoint, KeySet keys, int fr
 
     public async ValueTask<GetOutcome> GetAsync(int worker, long id, int valueBytes, CancellationToken cancellationToken)
     {
-        var results = await _clients[worker].BatchGetAsync(_ns!, [keys.Ascii(id)], cancellationToken);
+        if (_buffers[worker].Length < valueBytes) _buffers[worker] = new byte[valueBytes];
+        var buffer = _buffers[worker];
+        var results = await _clients[worker].BatchGetIntoAsync(_ns!, [keys.Ascii(id)], [buffer], cancellationToken);
         var r = results[0];
         if (!r.Hit) return r.Code == StatusCode.NotFound ? GetOutcome.Miss : throw new InvalidOperationException($"node GET failed: {r.Code} {r.Message}");
-        return ValuePattern.Verify(r.Value, id, valueBytes) ? GetOutcome.Hit : GetOutcome.Mismatch;
+        return r.Length == valueBytes && ValuePattern.Verify(buffer.AsSpan(0, valueBytes), id, valueBytes) ? GetOutcome.Hit : GetOutcome.Mismatch;
     }
 
     public ValueTask DisposeAsync()
