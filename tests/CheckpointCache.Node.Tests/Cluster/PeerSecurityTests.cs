@@ -94,13 +94,18 @@ public sealed class PeerSecurityTests
             {
                 ["kv"] = new StorePlacementOptions { Replicas = 2 },
                 ["nope"] = new StorePlacementOptions { Placement = PlacementKind.Hashed },
-                ["files"] = new StorePlacementOptions { Placement = PlacementKind.Hashed, Replicas = 2 },
+                ["files"] = new StorePlacementOptions { Placement = PlacementKind.Hashed, Replicas = 1 },
             },
         };
         var stores = new Dictionary<string, Engine.NamespaceKind> { ["kv"] = Engine.NamespaceKind.Kv, ["files"] = Engine.NamespaceKind.Files };
         var errors = ClusterOptionsValidation.Check(options, stores, tlsConfigured: false, nodeId: "a");
         Assert.Contains(errors, m => m.Contains("needs Placement Hashed", StringComparison.Ordinal));
         Assert.Contains(errors, m => m.Contains("'nope'", StringComparison.Ordinal));
-        Assert.Contains(errors, m => m.Contains("kind files", StringComparison.Ordinal));
+        Assert.Contains(errors, m => m.Contains("kind files with Placement Hashed needs Replicas of at least 2", StringComparison.Ordinal));
+
+        // A files store replicated by directory is accepted.
+        options.Stores.Clear();
+        options.Stores["files"] = new StorePlacementOptions { Placement = PlacementKind.Hashed, Replicas = 2 };
+        Assert.Empty(ClusterOptionsValidation.Check(options, stores, tlsConfigured: false, nodeId: "a"));
     }
 }

@@ -1,0 +1,194 @@
+using System.Text;
+using CheckpointCache.Client.Files;
+using CheckpointCache.Cluster.Membership;
+using CheckpointCache.Cluster.Placement;
+using CheckpointCache.Node.Tests.Infrastructure;
+using CheckpointCache.Rpc.Files.V1;
+using Grpc.Core;
+
+namespace CheckpointCache.Node.Tests.Cluster;
+
+/// <summary>
+/// Checkpoint files in a files store replicated by directory (Replicas 2): commits that wait for the second copy, reads
+/// through any node after kill -9 of the writer, deletes that stay deleted, and refill of a joining node.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class FilesReplicationTests
+{
+    private static FilesClient Files(ClusterMember m) => new(m.Client);
+
+    /// <summary>
+    /// The members that hold a version of a file in <paramref name="directory"/> written by <paramref name="writer"/>: the
+    /// writer, and the member rendezvous hashing of the directory path ranks first among the others.
+    /// </summary>
+    private static HashSet<string> ExpectedHolders(string directory, string writer, IEnumerable<string> ids)
+    {
+        var others = new MemberView(1, ids.Where(id => id != writer).Select(id => new Member(id, "http://unused", new Dictionary<string, string>())));
+        var holders = RendezvousPlacement.Owners(Encoding.UTF8.GetBytes(directory), others, TestCluster.Replicas - 1).Select(m => m.Id).ToHashSet();
+        if (ids.Contains(writer)) holders.Add(writer);
+        return holders;
+    }
+
+    /// <summary>Whether the node holds the file itself: Status answers from the local tree only.</summary>
+    private static async Task<bool> HoldsAsync(ClusterMember m, string path)
+    {
+        try
+        {
+            using var files = Files(m);
+            return (await files.StatusAsync(path)).Objects.Any(o => o.Path == path && o.State == FileState.Committed);
+        }
+        catch (FilesClientException e) when (e.Status == StatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<HashSet<string>> HoldersAsync(IEnumerable<ClusterMember> members, string path)
+    {
+        var holders = new HashSet<string>();
+        foreach (var m in members) if (await HoldsAsync(m, path)) holders.Add(m.Id);
+        return holders;
+    }
+
+    private static async Task<CommitResponse> WriteAsync(FilesClient files, string path, byte[] content)
+    {
+        var open = await files.OpenAsync(path, OpenFlags.OpenWrite | OpenFlags.OpenCreate | OpenFlags.OpenTruncate);
+        await using (var stream = files.OpenWriteStream(open.SessionId))
+        {
+            await stream.WriteAsync(0, content);
+            await stream.CompleteAsync();
+        }
+        var commit = await files.CommitAsync(open.SessionId);
+        await files.CloseAsync(open.SessionId, commit: false);
+        return commit;
+    }
+
+    private static bool Same(byte[] expected, byte[] actual) => expected.AsSpan().SequenceEqual(actual);
+
+    private static async Task<byte[]> ReadAsync(ClusterMember m, string path)
+    {
+        using var files = Files(m);
+        var back = new MemoryStream();
+        await files.DownloadAsync(path, back);
+        return back.ToArray();
+    }
+
+    [Fact]
+    public async Task A_commit_waits_for_the_second_copy_and_the_file_survives_kill_of_its_writer()
+    {
+        if (!EtcdProcess.Installed) throw new InvalidOperationException("etcd-server is not installed (scripts/test.sh installs it)");
+        using var cluster = await TestCluster.StartAsync(3);
+        var writer = cluster["n1"];
+        const string directory = "/job-a/step-100";
+        const string path = directory + "/model.pt";
+        var content = TestData.Value(7, 6 * 1024 * 1024 + 4321);
+        using (var files = Files(writer))
+        {
+            await files.MkdirAsync(directory, parents: true);
+            var commit = await WriteAsync(files, path, content);
+            Assert.Equal(Durability.Replicated, commit.Durability);
+            Assert.Equal((uint)TestCluster.Replicas, commit.Replicas);
+            var status = (await files.StatusAsync(path)).Objects.Single();
+            Assert.Equal(Durability.Replicated, status.Durability);
+            Assert.Equal("n1", status.Origin);
+        }
+
+        // The writer and exactly one other node hold it: the one rendezvous hashing of the directory picks.
+        var expected = ExpectedHolders(directory, "n1", ["n1", "n2", "n3"]);
+        Assert.Equal(2, expected.Count);
+        Assert.True(expected.SetEquals(await HoldersAsync(cluster.Members, path)), $"held by [{string.Join(",", await HoldersAsync(cluster.Members, path))}], expected [{string.Join(",", expected)}]");
+
+        await writer.Process.KillAsync();
+        var survivors = cluster.Members.Where(m => m.Id != "n1").ToList();
+        // Byte for byte through both survivors: the holder from itself, the other from the holder (it keeps a copy).
+        foreach (var s in survivors)
+            Assert.True(Same(content, await ReadAsync(s, path)), $"{s.Id} read {path} wrong");
+
+        // The writer's lease runs out; the survivors settle with two copies between them.
+        await TestCluster.WaitSettledAsync(survivors);
+        Assert.True(new HashSet<string> { "n2", "n3" }.SetEquals(await HoldersAsync(survivors, path)));
+        foreach (var s in survivors)
+            Assert.True(Same(content, await ReadAsync(s, path)), $"{s.Id} read {path} wrong after settling");
+    }
+
+    [Fact]
+    public async Task A_renamed_then_deleted_file_stays_deleted_when_a_node_comes_back_with_its_old_copy()
+    {
+        if (!EtcdProcess.Installed) throw new InvalidOperationException("etcd-server is not installed (scripts/test.sh installs it)");
+        using var cluster = await TestCluster.StartAsync(3);
+        const string directory = "/job-b/step-7";
+        const string temp = directory + "/weights.pt.tmp";
+        const string final = directory + "/weights.pt";
+        var content = TestData.Value(21, 3 * 1024 * 1024 + 17);
+        using (var files = Files(cluster["n1"]))
+        {
+            await files.MkdirAsync(directory, parents: true);
+            Assert.Equal(Durability.Replicated, (await WriteAsync(files, temp, content)).Durability);
+            await files.RenameAsync(temp, final);
+        }
+        // The rename moved the copy too: same directory, same holders, no temp name left anywhere.
+        var holders = ExpectedHolders(directory, "n1", ["n1", "n2", "n3"]);
+        Assert.True(holders.SetEquals(await HoldersAsync(cluster.Members, final)));
+        Assert.Empty(await HoldersAsync(cluster.Members, temp));
+        foreach (var m in cluster.Members) Assert.True(Same(content, await ReadAsync(m, final)), $"{m.Id} read {final} wrong");
+
+        // The other holder goes down with its copy; the file is deleted meanwhile.
+        var away = cluster[holders.Single(h => h != "n1")];
+        await away.Process.KillAsync();
+        var others = cluster.Members.Where(m => m != away).ToList();
+        using (var files = Files(cluster["n1"])) await files.DeleteAsync(final);
+        await TestCluster.WaitSettledAsync(others);
+
+        // Back on its old disk, it learns of the delete from the holders' tombstones instead of bringing the file back.
+        await away.StartAgainAsync();
+        await TestCluster.WaitSettledAsync(cluster.Members);
+        Assert.Empty(await HoldersAsync(cluster.Members, final));
+        foreach (var m in cluster.Members)
+        {
+            using var files = Files(m);
+            var e = await Assert.ThrowsAsync<FilesClientException>(() => files.StatAsync(final));
+            Assert.Equal(StatusCode.NotFound, e.Status);
+            Assert.DoesNotContain((await files.ListAsync(directory)), entry => entry.Name == "weights.pt");
+        }
+    }
+
+    [Fact]
+    public async Task A_joining_node_receives_exactly_the_directories_rendezvous_hashing_assigns_it()
+    {
+        if (!EtcdProcess.Installed) throw new InvalidOperationException("etcd-server is not installed (scripts/test.sh installs it)");
+        using var cluster = await TestCluster.StartAsync(3);
+        // Twelve checkpoint directories with two files each, written through each of the three nodes in turn.
+        var written = new List<(string Path, string Directory, string Writer, byte[] Content)>();
+        for (int d = 0; d < 12; d++)
+        {
+            var writer = cluster.Members[d % 3];
+            var directory = $"/job-c/step-{d}";
+            using var files = Files(writer);
+            await files.MkdirAsync(directory, parents: true);
+            foreach (var name in new[] { "model.pt", "optim.pt" })
+            {
+                var content = TestData.Value(100 + d, 200_000 + d * 1000 + name.Length);
+                Assert.Equal((uint)TestCluster.Replicas, (await WriteAsync(files, $"{directory}/{name}", content)).Replicas);
+                written.Add(($"{directory}/{name}", directory, writer.Id, content));
+            }
+        }
+        await TestCluster.WaitSettledAsync(cluster.Members);
+
+        var n4 = await cluster.AddAsync("n4");
+        await TestCluster.WaitSettledAsync(cluster.Members);
+        string[] four = ["n1", "n2", "n3", "n4"];
+        foreach (var (path, directory, writer, _) in written)
+        {
+            var expected = ExpectedHolders(directory, writer, four);
+            var held = await HoldersAsync(cluster.Members, path);
+            Assert.True(expected.SetEquals(held), $"{path} (written by {writer}) is held by [{string.Join(",", held)}], expected [{string.Join(",", expected)}]");
+        }
+        Assert.Contains(written, w => ExpectedHolders(w.Directory, w.Writer, four).Contains("n4"));
+
+        // n4 serves every file, its own from itself and the others from their holders.
+        foreach (var (path, _, _, content) in written)
+            Assert.True(Same(content, await ReadAsync(n4, path)), $"n4 read {path} wrong");
+        var stats = await n4.StatsAsync();
+        Assert.True(stats.FileCopiesReceived > 0);
+    }
+}
