@@ -41,6 +41,15 @@ public sealed partial class FileTree
         return _restorer is not null && await _restorer.RestoreAsync(path, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>A file created in a directory whose files all live on other nodes: the directory is made here first.</summary>
+    private async Task EnsureParentAsync(string path, CancellationToken cancellationToken)
+    {
+        var names = Parse(path);
+        if (names.Count < 2) return;
+        var parent = FilePath.Join(names.Take(names.Count - 1));
+        if (!await ExistsLocallyAsync(parent, cancellationToken).ConfigureAwait(false)) await ReadThroughAsync(parent, cancellationToken).ConfigureAwait(false);
+    }
+
     private FileStamp NextStamp()
     {
         _clock = Math.Max(_clock + 1, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
@@ -251,13 +260,19 @@ public sealed partial class FileTree
         return await DurableAsync(garbage, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Drops this node's copy of a version others hold (no tombstone: the file lives on elsewhere). False when the copy changed or is open.</summary>
-    public async Task<bool> DropReplicaAsync(string path, FileStamp stamp, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Drops this node's copy of a version others hold (no tombstone: the file lives on elsewhere): the copy stamped
+    /// <paramref name="stamp"/>, or with <paramref name="olderToo"/> any copy older than it. False when there is no such
+    /// copy, or it is open.
+    /// </summary>
+    public async Task<bool> DropReplicaAsync(string path, FileStamp stamp, bool olderToo = false, CancellationToken cancellationToken = default)
     {
         List<BlockRef> garbage;
         using (await LockAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (TryResolve(path) is not FileNode f || StampOf(f) != stamp || f.OpenSessions > 0) return false;
+            if (TryResolve(path) is not FileNode f || f.OpenSessions > 0) return false;
+            var held = StampOf(f);
+            if (held != stamp && !(olderToo && stamp.IsNewerThan(held))) return false;
             garbage = await AppendLockedAsync(new JournalRecord(JournalOp.Delete) { ParentId = f.Parent!.Id, Name = f.Name, ModifiedUnixMs = Now() }, cancellationToken).ConfigureAwait(false);
         }
         _reaper.Enqueue(garbage);

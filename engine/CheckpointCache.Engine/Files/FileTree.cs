@@ -300,6 +300,7 @@ public sealed partial class FileTree : IAsyncDisposable
     {
         // Read through unless the open replaces the file whole (create + truncate): then old bytes do not matter.
         bool replaces = (mode & (OpenMode.Create | OpenMode.Truncate)) == (OpenMode.Create | OpenMode.Truncate);
+        if ((mode & OpenMode.Create) != 0 && _replicator is not null) await EnsureParentAsync(path, cancellationToken).ConfigureAwait(false);
         if (!ReadsThrough || replaces) return await OpenLocalAsync(path, mode, createMode, cancellationToken).ConfigureAwait(false);
         if ((mode & OpenMode.Create) != 0)
         {

@@ -67,7 +67,10 @@ public sealed partial class PeerService
         var stamp = request.Stamp.ToEngine();
         if (stamp.IsNone) throw new RpcException(new Status(StatusCode.InvalidArgument, "RemoveFiles needs the delete's stamp"));
         var response = new RemoveFilesResponse();
-        foreach (var path in request.Paths) response.Applied.Add(await tree.ApplyRemoteDeleteAsync(path, stamp, context.CancellationToken));
+        foreach (var path in request.Paths)
+            response.Applied.Add(request.Superseded
+                ? await tree.DropReplicaAsync(path, stamp, olderToo: true, context.CancellationToken)
+                : await tree.ApplyRemoteDeleteAsync(path, stamp, context.CancellationToken));
         return response;
     }
 

@@ -75,7 +75,13 @@ internal sealed class FileRebalancer(ReplicatedFileStores stores, ClusterOptions
                     logger.LogInformation("Removed {Path} of {Store}: deleted on another node while this copy was away", file.Path, tree.NamespaceName);
                 continue;
             }
-            if (seen.Any(e => !e.Tombstone && e.Stamp.IsNewerThan(file.Stamp))) continue; // a newer version is out there; its holder spreads it
+            if (seen.Where(e => !e.Tombstone).MaxBy(e => e.Stamp) is { } newer && newer.Stamp.IsNewerThan(file.Stamp))
+            {
+                // A newer version is out there and its holders spread it; a copy here that is not to hold it is stale.
+                bool holdsNewer = FilePlacement.Holders(directory, newer.Stamp.Origin, view, replicas, options.FailureDomainLabel).Any(m => m.Id == selfId);
+                if (!holdsNewer && await tree.DropReplicaAsync(file.Path, file.Stamp, cancellationToken: ct).ConfigureAwait(false)) counters.FileDropped();
+                continue;
+            }
             var set = holders[file.Path];
             bool selfHolder = set.Any(m => m.Id == selfId);
             if (set.Any(m => m.Id != selfId && !reports.ContainsKey(m.Id))) { pending++; continue; }
@@ -83,7 +89,7 @@ internal sealed class FileRebalancer(ReplicatedFileStores stores, ClusterOptions
             var lacking = set.Where(m => !Has(m)).ToList();
             if (lacking.Count == 0)
             {
-                if (!selfHolder && await tree.DropReplicaAsync(file.Path, file.Stamp, ct).ConfigureAwait(false)) counters.FileDropped();
+                if (!selfHolder && await tree.DropReplicaAsync(file.Path, file.Stamp, cancellationToken: ct).ConfigureAwait(false)) counters.FileDropped();
                 continue;
             }
             // One sender per file where possible: the first holder in rank order that has it; a non-holder only when none does.

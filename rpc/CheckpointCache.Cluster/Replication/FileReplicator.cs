@@ -37,6 +37,9 @@ internal sealed class FileReplicator(ClusterOptions options, Func<MemberView> vi
         if (members.Find(selfId) is null) { triggerRebalance(); return 1; }
         var directory = FilePath.DirectoryOf(file.Path);
         var ranking = FilePlacement.RankingWithout(directory, selfId, members, wanted + ClusterNode.FallbackMembers, options.FailureDomainLabel);
+        // Members that may hold an older version but get no copy now drop theirs, so none of them serves it stale.
+        var supersede = SupersedeAsync(tree, file, FilePlacement.Owners(directory, members, wanted + 1 + ClusterNode.FallbackMembers, options.FailureDomainLabel)
+            .Where(m => m.Id != selfId && !ranking.Take(wanted).Any(t => t.Id == m.Id)).ToList(), cancellationToken);
         int copies = 0, tried = 0;
         while (copies < wanted && tried < ranking.Count)
         {
@@ -52,7 +55,24 @@ internal sealed class FileReplicator(ClusterOptions options, Func<MemberView> vi
         }
         // A copy on a fallback member is moved to its owner by rebalancing.
         if (copies < wanted || tried > wanted) triggerRebalance();
+        await supersede.ConfigureAwait(false);
         return copies + 1;
+    }
+
+    private async Task SupersedeAsync(FileTree tree, CommittedFile file, List<Member> members, CancellationToken ct)
+    {
+        var request = new RemoveFilesRequest { Store = tree.NamespaceName, Paths = { file.Path }, Stamp = file.Stamp.ToProto(), Superseded = true };
+        await Task.WhenAll(members.Select(async m =>
+        {
+            try
+            {
+                await peers.For(m.PeerEndpoint).RemoveFilesAsync(request, QuickCall(ct)).ConfigureAwait(false);
+            }
+            catch (RpcException e) when (!ct.IsCancellationRequested)
+            {
+                logger.LogDebug("Telling {Member} that {Path} of {Store} has a newer version failed: {Code}", m.Id, file.Path, tree.NamespaceName, e.StatusCode);
+            }
+        })).ConfigureAwait(false);
     }
 
     public async Task RemovedAsync(FileTree tree, IReadOnlyList<string> paths, FileStamp stamp, CancellationToken cancellationToken)

@@ -153,6 +153,31 @@ public sealed class FilesReplicationTests
     }
 
     [Fact]
+    public async Task A_file_overwritten_through_another_node_is_read_in_its_new_version_everywhere()
+    {
+        if (!EtcdProcess.Installed) throw new InvalidOperationException("etcd-server is not installed (scripts/test.sh installs it)");
+        using var cluster = await TestCluster.StartAsync(3);
+        const string directory = "/job-d";
+        const string path = directory + "/latest.json";
+        var v1 = TestData.Value(31, 150_000);
+        var v2 = TestData.Value(32, 90_000);
+        using (var files = Files(cluster["n1"]))
+        {
+            await files.MkdirAsync(directory, parents: true);
+            Assert.Equal(2u, (await WriteAsync(files, path, v1)).Replicas);
+        }
+        string[] ids = ["n1", "n2", "n3"];
+        var third = ids.Single(id => !ExpectedHolders(directory, "n1", ids).Contains(id));
+
+        // Written again through the node that held no copy: the new version's holders have it, the old copy elsewhere is gone.
+        using (var files = Files(cluster[third])) Assert.Equal(2u, (await WriteAsync(files, path, v2)).Replicas);
+        var expected = ExpectedHolders(directory, third, ids);
+        var held = await HoldersAsync(cluster.Members, path);
+        Assert.True(expected.SetEquals(held), $"held by [{string.Join(",", held)}], expected [{string.Join(",", expected)}]");
+        foreach (var m in cluster.Members) Assert.True(Same(v2, await ReadAsync(m, path)), $"{m.Id} read an old version of {path}");
+    }
+
+    [Fact]
     public async Task A_joining_node_receives_exactly_the_directories_rendezvous_hashing_assigns_it()
     {
         if (!EtcdProcess.Installed) throw new InvalidOperationException("etcd-server is not installed (scripts/test.sh installs it)");

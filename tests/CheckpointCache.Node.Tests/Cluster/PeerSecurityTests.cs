@@ -56,6 +56,13 @@ public sealed class PeerSecurityTests
         var ok = await peer.HasAsync(Has(), new Metadata { { "authorization", "Bearer s3cret-token" } });
         Assert.Equal([false], ok.Held);
 
+        // The calls of replicated files stores are guarded alike; a store this node does not replicate is named.
+        var files = new ListFilesRequest { Store = "files", Directory = "/" };
+        Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => peer.ListFilesAsync(files).ResponseAsync)).StatusCode);
+        var notReplicated = await Assert.ThrowsAsync<RpcException>(() => peer.ListFilesAsync(files, new Metadata { { "authorization", "Bearer s3cret-token" } }).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, notReplicated.StatusCode);
+        Assert.Contains("'files'", notReplicated.Status.Detail, StringComparison.Ordinal);
+
         // The peer service is not on the client port, and the client API is not on the peer port.
         using var clientChannel = GrpcChannel.ForAddress(node.TcpEndpoint);
         var onClientPort = await Assert.ThrowsAsync<RpcException>(() =>
