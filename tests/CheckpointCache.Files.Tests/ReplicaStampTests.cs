@@ -104,6 +104,24 @@ public sealed class ReplicaStampTests
         Assert.Equal(["/d/copy.pt"], replicator.Removed);
     }
 
+    [Fact]
+    public async Task A_path_deleted_in_the_cluster_is_not_restored_from_an_older_copy_in_the_cold_tier()
+    {
+        using var folder = new TestFolder();
+        var cold = new MemoryColdTier();
+        await using var files = await FilesHarness.StartAsync(folder.Path, coldTier: cold);
+        files.Tree.AttachReplicator(new RecordingReplicator("n1"));
+        var old = TestData.Random(8, 40_000);
+        cold.Objects["/e/deleted.pt"] = old;
+        cold.Objects["/e/kept.pt"] = old;
+
+        Assert.True(await files.Tree.ApplyRemoteDeleteAsync("/e/deleted.pt", new FileStamp(9_000, "n2")));
+        var e = await Assert.ThrowsAsync<FilesException>(() => files.Tree.StatAsync("/e/deleted.pt"));
+        Assert.Equal(FilesErrorCode.NotFound, e.Code);
+        // No tombstone, no holder: the cold tier still serves it.
+        Assert.Equal(old, await files.ReadFileAsync("/e/kept.pt"));
+    }
+
     private static async Task DrainAsync(FileTree tree)
     {
         // A condition, not a time: the queue works by itself; the limit only stops a broken one.

@@ -37,7 +37,14 @@ public sealed partial class FileTree
     {
         var names = Parse(path);
         if (names.Count == 0 || names.Any(IsRestoreTemp)) return false;
-        if (_replicator is not null && await _replicator.FetchAsync(this, FilePath.Join(names), cancellationToken).ConfigureAwait(false)) return true;
+        var canonical = FilePath.Join(names);
+        if (_replicator is not null)
+        {
+            if (await _replicator.FetchAsync(this, canonical, cancellationToken).ConfigureAwait(false)) return true;
+            // Deleted in the cluster: an older copy still in the cold tier must not bring it back.
+            using (await LockAsync(cancellationToken).ConfigureAwait(false))
+                if (_tombstones.ContainsKey(canonical)) return false;
+        }
         return _restorer is not null && await _restorer.RestoreAsync(path, cancellationToken).ConfigureAwait(false);
     }
 
