@@ -74,7 +74,7 @@ public sealed class FilesReplicationTests
     }
 
     [Fact]
-    public async Task A_commit_waits_for_the_second_copy_and_the_file_survives_kill_of_its_writer()
+    public async Task A_commit_waits_for_the_second_copy_and_the_file_survives_kill_of_its_writer_and_its_return()
     {
         if (!EtcdProcess.Installed) throw new InvalidOperationException("etcd-server is not installed (scripts/test.sh installs it)");
         using var cluster = await TestCluster.StartAsync(3);
@@ -109,6 +109,14 @@ public sealed class FilesReplicationTests
         Assert.True(new HashSet<string> { "n2", "n3" }.SetEquals(await HoldersAsync(survivors, path)));
         foreach (var s in survivors)
             Assert.True(Same(content, await ReadAsync(s, path)), $"{s.Id} read {path} wrong after settling");
+
+        // The writer comes back on its old disk: it holds the version again with the member ranked first for the
+        // directory, and the copy that was only there for the survivors goes.
+        await writer.StartAgainAsync();
+        await TestCluster.WaitSettledAsync(cluster.Members);
+        var back = await HoldersAsync(cluster.Members, path);
+        Assert.True(expected.SetEquals(back), $"after the writer returned: held by [{string.Join(",", back)}], expected [{string.Join(",", expected)}]");
+        Assert.True(Same(content, await ReadAsync(writer, path)));
     }
 
     [Fact]
