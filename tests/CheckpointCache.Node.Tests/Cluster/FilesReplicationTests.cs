@@ -98,6 +98,12 @@ public sealed class FilesReplicationTests
         Assert.Equal(2, expected.Count);
         Assert.True(expected.SetEquals(await HoldersAsync(cluster.Members, path)), $"held by [{string.Join(",", await HoldersAsync(cluster.Members, path))}], expected [{string.Join(",", expected)}]");
 
+        // One copy went out, counted by the writer and by the node that took it.
+        var sent = await writer.StatsAsync();
+        Assert.Equal(1ul, sent.FileWriteCopiesSent);
+        Assert.Equal((ulong)content.Length, sent.FileBytesSent);
+        Assert.Equal(1ul, (await cluster[expected.Single(h => h != "n1")].StatsAsync()).FileCopiesReceived);
+
         await writer.Process.KillAsync();
         var survivors = cluster.Members.Where(m => m.Id != "n1").ToList();
         // Byte for byte through both survivors: the holder from itself, the other from the holder (it keeps a copy).
