@@ -355,7 +355,7 @@ public sealed partial class FileTree
             foreach (var r in remote)
             {
                 // Newest stamp wins for a name; a tombstone here hides an older copy still listed elsewhere.
-                if (r.Tombstone || merged.ContainsKey(r.Name) || IsRestoreTemp(r.Name)) continue;
+                if (r.Tombstone || r.Path == canonical || merged.ContainsKey(r.Name) || IsRestoreTemp(r.Name)) continue;
                 if (_tombstones.TryGetValue(r.Path, out var t) && !r.Stamp.IsNewerThan(t.Stamp)) continue;
                 if (remote.Any(o => o.Tombstone && o.Path == r.Path && !r.Stamp.IsNewerThan(o.Stamp))) continue;
                 // Held elsewhere only: no inode here yet (id 0); opening it by path copies it here.

@@ -26,6 +26,9 @@ public interface IFileReplicator
     /// <summary>A path that is not here: copies it from a node that holds it; false when none does (or none answers).</summary>
     Task<bool> FetchAsync(FileTree tree, string path, CancellationToken cancellationToken);
 
-    /// <summary>The entries other holders have directly in <paramref name="directory"/> (files only).</summary>
+    /// <summary>
+    /// The files, subdirectories and tombstones other holders have directly in <paramref name="directory"/>, plus an
+    /// entry for the directory itself when one of them has it.
+    /// </summary>
     Task<IReadOnlyList<ReplicaEntry>> ListAsync(FileTree tree, string directory, CancellationToken cancellationToken);
 }

@@ -214,8 +214,11 @@ internal sealed class FileReplicator(ClusterOptions options, Func<MemberView> vi
         {
             try
             {
-                return (await peers.For(m.PeerEndpoint).ListFilesAsync(new ListFilesRequest { Store = tree.NamespaceName, Directory = directory }, QuickCall(cancellationToken)).ConfigureAwait(false))
-                    .Entries.Select(e => e.ToEngine()).ToList();
+                var answer = await peers.For(m.PeerEndpoint).ListFilesAsync(new ListFilesRequest { Store = tree.NamespaceName, Directory = directory }, QuickCall(cancellationToken)).ConfigureAwait(false);
+                var entries = answer.Entries.Select(e => e.ToEngine()).ToList();
+                // The directory itself, so an empty one that exists elsewhere lists as empty rather than absent.
+                if (answer.DirectoryExists) entries.Add(new ReplicaEntry(directory, FileStamp.None, 0, Tombstone: false, IsDirectory: true));
+                return entries;
             }
             catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
             {

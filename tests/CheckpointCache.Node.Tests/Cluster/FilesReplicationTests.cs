@@ -192,6 +192,40 @@ public sealed class FilesReplicationTests
     }
 
     [Fact]
+    public async Task A_rename_between_directories_moves_the_copy_to_the_new_directorys_holders_and_listings_merge_them()
+    {
+        if (!EtcdProcess.Installed) throw new InvalidOperationException("etcd-server is not installed (scripts/test.sh installs it)");
+        using var cluster = await TestCluster.StartAsync(3);
+        string[] ids = ["n1", "n2", "n3"];
+        // Two directories whose holders besides the writer differ, so the rename has to move the copy.
+        var (from, to) = Enumerable.Range(0, 50).Select(i => $"/job-e/s{i}").SelectMany(a => Enumerable.Range(50, 50).Select(j => (a, $"/job-e/s{j}")))
+            .First(p => !ExpectedHolders(p.a, "n1", ids).SetEquals(ExpectedHolders(p.Item2, "n1", ids)));
+        var content = TestData.Value(41, 1_500_000);
+        using (var files = Files(cluster["n1"]))
+        {
+            await files.MkdirAsync(from, parents: true);
+            await files.MkdirAsync(to, parents: true);
+            Assert.Equal(2u, (await WriteAsync(files, from + "/shard.bin", content)).Replicas);
+            await files.RenameAsync(from + "/shard.bin", to + "/shard.bin");
+        }
+        Assert.Empty(await HoldersAsync(cluster.Members, from + "/shard.bin"));
+        var expected = ExpectedHolders(to, "n1", ids);
+        var held = await HoldersAsync(cluster.Members, to + "/shard.bin");
+        Assert.True(expected.SetEquals(held), $"held by [{string.Join(",", held)}], expected [{string.Join(",", expected)}]");
+
+        // A node that holds nothing of the directory lists it from the directory's owners.
+        var outsider = cluster[ids.Single(id => !expected.Contains(id))];
+        using (var files = Files(outsider))
+        {
+            var entry = Assert.Single(await files.ListAsync(to));
+            Assert.Equal("shard.bin", entry.Name);
+            Assert.Equal(content.Length, entry.Size);
+            Assert.Empty(await files.ListAsync(from));
+        }
+        Assert.True(Same(content, await ReadAsync(outsider, to + "/shard.bin")));
+    }
+
+    [Fact]
     public async Task A_joining_node_receives_exactly_the_directories_rendezvous_hashing_assigns_it()
     {
         if (!EtcdProcess.Installed) throw new InvalidOperationException("etcd-server is not installed (scripts/test.sh installs it)");
