@@ -8,6 +8,7 @@ public sealed class ClusterCounters
     private long _writeCopiesSent, _writeBytesSent, _rebalanceKeysSent, _rebalanceBytesSent;
     private long _copiesReceived, _bytesReceived, _rebalanceCopiesReceived, _valuesServed, _bytesServed;
     private long _remoteReads, _remoteReadMisses, _keysChecked, _keysDropped, _passes, _pending, _underReplicatedWrites;
+    private long _fileWriteCopiesSent, _fileRebalanceCopiesSent, _fileBytesSent, _fileCopiesReceived, _fileRemoteReads, _fileCopiesDropped, _filePending, _fileUnderReplicated;
 
     public long WriteCopiesSent => Interlocked.Read(ref _writeCopiesSent);
     public long WriteBytesSent => Interlocked.Read(ref _writeBytesSent);
@@ -29,6 +30,20 @@ public sealed class ClusterCounters
     public long RebalancePending => Interlocked.Read(ref _pending);
     /// <summary>Client writes that reached fewer copies than their store's Replicas.</summary>
     public long UnderReplicatedWrites => Interlocked.Read(ref _underReplicatedWrites);
+    /// <summary>File versions sent to other holders when they were committed.</summary>
+    public long FileWriteCopiesSent => Interlocked.Read(ref _fileWriteCopiesSent);
+    /// <summary>File versions sent by rebalancing (refills, re-replication after a loss).</summary>
+    public long FileRebalanceCopiesSent => Interlocked.Read(ref _fileRebalanceCopiesSent);
+    public long FileBytesSent => Interlocked.Read(ref _fileBytesSent);
+    /// <summary>File versions taken from other nodes: copies pushed here and local misses read from a holder.</summary>
+    public long FileCopiesReceived => Interlocked.Read(ref _fileCopiesReceived);
+    public long FileRemoteReads => Interlocked.Read(ref _fileRemoteReads);
+    /// <summary>Copies dropped here because this node is no longer a holder and the holders have them.</summary>
+    public long FileCopiesDropped => Interlocked.Read(ref _fileCopiesDropped);
+    /// <summary>Files the last rebalance pass could not settle.</summary>
+    public long FileRebalancePending => Interlocked.Read(ref _filePending);
+    /// <summary>File commits answered with fewer holders than the store's Replicas.</summary>
+    public long FileUnderReplicatedCommits => Interlocked.Read(ref _fileUnderReplicated);
     /// <summary>Requests to Blob by the cluster layer: 0, since hashed KV stores have no cold tier (the files cloud tier counts its own; the node reports those).</summary>
     public long BlobRequests => 0;
 
@@ -51,4 +66,20 @@ public sealed class ClusterCounters
     internal void Dropped() => Interlocked.Increment(ref _keysDropped);
     internal void PassDone(long pending) { Interlocked.Increment(ref _passes); Interlocked.Exchange(ref _pending, pending); }
     internal void UnderReplicated() => Interlocked.Increment(ref _underReplicatedWrites);
+
+    internal void FileSent(ReplicateReason reason, long bytes)
+    {
+        Interlocked.Increment(ref reason == ReplicateReason.Rebalance ? ref _fileRebalanceCopiesSent : ref _fileWriteCopiesSent);
+        Interlocked.Add(ref _fileBytesSent, bytes);
+    }
+
+    internal void FileReceived(bool read)
+    {
+        Interlocked.Increment(ref _fileCopiesReceived);
+        if (read) Interlocked.Increment(ref _fileRemoteReads);
+    }
+
+    internal void FileDropped() => Interlocked.Increment(ref _fileCopiesDropped);
+    internal void FilePassDone(long pending) => Interlocked.Exchange(ref _filePending, pending);
+    internal void FileUnderReplicated() => Interlocked.Increment(ref _fileUnderReplicated);
 }

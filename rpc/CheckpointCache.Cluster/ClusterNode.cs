@@ -5,6 +5,7 @@ using CheckpointCache.Cluster.Placement;
 using CheckpointCache.Cluster.Rebalance;
 using CheckpointCache.Cluster.Replication;
 using CheckpointCache.Engine;
+using CheckpointCache.Engine.Files;
 using CheckpointCache.Rpc.Peer.V1;
 using Google.Protobuf;
 using Grpc.Core;
@@ -26,6 +27,7 @@ public sealed class ClusterNode : IAsyncDisposable
     private readonly PeerClients _peers;
     private readonly CopySender _sender;
     private readonly Rebalancer? _rebalancer;
+    private readonly ILoggerFactory _loggerFactory;
 
     public ClusterNode(ClusterOptions options, ICacheEngine engine, string nodeId, ILoggerFactory loggerFactory)
     {
@@ -36,6 +38,7 @@ public sealed class ClusterNode : IAsyncDisposable
         Token = new PeerToken(PeerTokenLoader.Load(options));
         _peers = new PeerClients(Token, options.PeerCallTimeout);
         _sender = new CopySender(_peers, Counters, nodeId);
+        _loggerFactory = loggerFactory;
         if (!options.Enabled) return;
         _membership = options.Membership == MembershipKind.Static
             ? new StaticMembership(options.StaticMembers)
@@ -55,6 +58,29 @@ public sealed class ClusterNode : IAsyncDisposable
     public IMembership? Membership => _membership;
     public MemberView View => _membership?.Current ?? MemberView.Empty;
     public string? PeerEndpoint { get; private set; }
+
+    /// <summary>The files stores this node replicates (none with the cluster off).</summary>
+    public ReplicatedFileStores FileStores { get; } = new();
+
+    /// <summary>
+    /// Makes the hashed files stores among <paramref name="trees"/> replicated: their commits, renames and deletes
+    /// reach the other holders, their misses read from them, and rebalancing looks after their files. Called once,
+    /// before the node serves calls; does nothing with the cluster off.
+    /// </summary>
+    public void AttachFiles(IEnumerable<FileTree> trees)
+    {
+        if (_rebalancer is null) return;
+        var logger = _loggerFactory.CreateLogger("CheckpointCache.Cluster.Files");
+        var sender = new FileCopySender(_peers, Counters, SelfId, logger);
+        var replicator = new FileReplicator(_options, () => View, SelfId, _peers, sender, Counters, _rebalancer.Trigger, logger);
+        foreach (var tree in trees.Where(t => IsHashed(t.NamespaceName)))
+        {
+            tree.AttachReplicator(replicator);
+            FileStores.Add(tree);
+        }
+        if (FileStores.Trees.Count > 0)
+            _rebalancer.Files = new FileRebalancer(FileStores, _options, SelfId, _peers, sender, _rebalancer.Limiter, Counters, _loggerFactory.CreateLogger("CheckpointCache.Cluster.Rebalance"));
+    }
 
     /// <summary>Version of the last view for which a rebalance pass left nothing pending (0: none).</summary>
     public long RebalanceSettledVersion => _rebalancer?.SettledView.Version ?? 0;

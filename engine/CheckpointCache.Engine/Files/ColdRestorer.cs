@@ -60,20 +60,19 @@ internal sealed class ColdRestorer(FileTree tree, IColdTier cold, ILogger logger
     /// <summary>Downloads one object into place; false when the cold tier has no object for the path.</summary>
     private async Task<bool> RestoreCoreAsync(string path, CancellationToken cancellationToken)
     {
-        int slash = path.LastIndexOf('/');
-        string directory = slash <= 0 ? "/" : path[..slash];
-        string temp = (directory == "/" ? "/" : directory + "/") + FileTree.RestorePrefix + Random.Shared.NextInt64().ToString("x16");
+        string directory = FilePath.DirectoryOf(path);
+        string temp = FileTree.TempNameIn(directory);
         FileSession? session = null;
         bool done = false;
         try
         {
             var info = await cold.DownloadAsync(tree.NamespaceName, path, async (offset, data, ct) =>
             {
-                session ??= await CreateTempAsync(directory, temp, ct).ConfigureAwait(false);
+                session ??= await tree.CreateTempAsync(directory, temp, ct).ConfigureAwait(false);
                 await session.WriteAsync(offset, data, ct).ConfigureAwait(false);
             }, cancellationToken).ConfigureAwait(false);
             if (info is null) return false;
-            session ??= await CreateTempAsync(directory, temp, cancellationToken).ConfigureAwait(false);
+            session ??= await tree.CreateTempAsync(directory, temp, cancellationToken).ConfigureAwait(false);
             if (session.Size != info.Size) await session.TruncateAsync(info.Size, cancellationToken).ConfigureAwait(false);
             await session.CommitAsync(cancellationToken).ConfigureAwait(false);
             // Marked persisted before the rename, so the restored file is never queued for upload.
@@ -103,12 +102,6 @@ internal sealed class ColdRestorer(FileTree tree, IColdTier cold, ILogger logger
                 catch (FilesException) { }
             }
         }
-    }
-
-    private async Task<FileSession> CreateTempAsync(string directory, string temp, CancellationToken cancellationToken)
-    {
-        if (directory != "/") await tree.MkdirAsync(directory, parents: true, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return await tree.OpenLocalAsync(temp, OpenMode.ReadWrite | OpenMode.Create | OpenMode.Exclusive, null, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<PrefetchProgress> PrefetchAsync(string prefix, int parallelism, IProgress<PrefetchProgress>? progress, CancellationToken cancellationToken)

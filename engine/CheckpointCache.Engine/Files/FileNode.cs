@@ -21,6 +21,10 @@ internal sealed class FileNode(long id, string name, int mode, long modifiedUnix
     /// <summary>The version last written back to the cold tier (0: none), and the path it was written under.</summary>
     public long PersistedVersion { get; set; }
     public string? PersistedPath { get; set; }
+    /// <summary>Orders this version against copies on other nodes (None for versions written before stamps existed).</summary>
+    public FileStamp Stamp { get; set; } = FileStamp.None;
+    /// <summary>Nodes known to hold the current version, this one included (0: not replicated or unknown); not persisted.</summary>
+    public int Replicas { get; set; }
 
     public int BlockCount(int blockBytes) => (int)((Size + blockBytes - 1) / blockBytes);
 }

@@ -34,6 +34,13 @@ public static class FilePath
     /// <summary>The canonical form: "/" plus the names joined by '/'.</summary>
     public static string Join(IEnumerable<string> names) => "/" + string.Join('/', names);
 
+    /// <summary>The directory of a canonical path ("/a/b" is in "/a", "/a" in "/").</summary>
+    public static string DirectoryOf(string canonical)
+    {
+        int slash = canonical.LastIndexOf('/');
+        return slash <= 0 ? "/" : canonical[..slash];
+    }
+
     private static bool IsWellFormed(string s)
     {
         for (int i = 0; i < s.Length; i++)

@@ -62,6 +62,8 @@ public sealed class FileSession
     /// <summary>The committed version this session started from, or last committed itself.</summary>
     public long Version { get; private set; }
     public bool IsDirty => _dirty;
+    /// <summary>Nodes that held this session's last committed version when the commit returned, this one included (0: the store is not replicated).</summary>
+    public int Replicas { get; private set; }
     public bool CanWrite => (Mode & OpenMode.Write) != 0;
     public long StagedBytes => _dirty ? (long)_staged.Count * _blockBytes : 0;
     internal DateTime LastUsed { get; private set; }
@@ -387,7 +389,8 @@ public sealed class FileSession
 
     /// <summary>
     /// fsync: writes the staged blocks, then the record that switches the file to this version, then
-    /// commits the engine. Returns once all of it is durable on local SSD.
+    /// commits the engine. Returns once all of it is durable on local SSD and, in a replicated store, once the
+    /// other holders took their copies (Replicated when at least one did; <see cref="Replicas"/> says how many).
     /// </summary>
     public async Task<DurabilityLevel> CommitAsync(CancellationToken cancellationToken = default)
     {
@@ -410,7 +413,8 @@ public sealed class FileSession
         if (!_dirty && !(Created && CanWrite && File.Version == 0 && Version == 0))
         {
             await _tree.CommitEngineAsync(cancellationToken).ConfigureAwait(false);
-            return DurabilityLevel.Local;
+            Replicas = File.Version == Version ? File.Replicas : 0;
+            return Replicas >= 2 ? DurabilityLevel.Replicated : DurabilityLevel.Local;
         }
         try
         {
@@ -434,7 +438,8 @@ public sealed class FileSession
         _staged.Clear();
         _stagingVersion = BlockKey.NewVersion();
         _dirty = false;
-        return DurabilityLevel.Local;
+        Replicas = await _tree.ReplicateCommittedAsync(File, cancellationToken).ConfigureAwait(false);
+        return Replicas >= 2 ? DurabilityLevel.Replicated : DurabilityLevel.Local;
     }
 
     /// <summary>Ends the session, committing first when asked (close after write). The session is gone even if the commit fails.</summary>

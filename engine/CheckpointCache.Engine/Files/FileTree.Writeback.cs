@@ -55,7 +55,7 @@ public sealed partial class FileTree
 
     /// <summary>The file's current version is still to be uploaded under its current path.</summary>
     private bool IsPending(FileNode f, string path)
-        => f.Attached && f.Version > 0 && !IsRestoreTemp(f.Name) && !IsPersisted(f, path) && _cold!.ShouldPersist(_ns.Name, path);
+        => f.Attached && f.Version > 0 && !IsRestoreTemp(f.Name) && !IsPersisted(f, path) && UploadsHere(f) && _cold!.ShouldPersist(_ns.Name, path);
 
     private void ApplyPersisted(JournalRecord r)
     {

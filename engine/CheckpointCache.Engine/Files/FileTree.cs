@@ -122,6 +122,8 @@ public sealed partial class FileTree : IAsyncDisposable
             _root = (DirectoryNode)_nodes[DirectoryNode.RootId];
             _nextId = snapshot.NextId;
             if (_writesBack) _remoteDeletes.UnionWith(snapshot.RemoteDeletes);
+            foreach (var t in snapshot.Tombstones) { _tombstones[t.Path] = t; Observe(t.Stamp); }
+            foreach (var node in snapshot.Nodes) if (node is FileNode f) Observe(f.Stamp);
         }
         int replayed = 0;
         await foreach (var record in _journal.ReplayAsync(cancellationToken).ConfigureAwait(false))
@@ -205,9 +207,9 @@ public sealed partial class FileTree : IAsyncDisposable
         {
             return await StatLocalAsync(path, cancellationToken).ConfigureAwait(false);
         }
-        catch (FilesException e) when (e.Code == FilesErrorCode.NotFound && _restorer is not null)
+        catch (FilesException e) when (e.Code == FilesErrorCode.NotFound && ReadsThrough)
         {
-            if (!await _restorer.RestoreAsync(path, cancellationToken).ConfigureAwait(false)) throw;
+            if (!await ReadThroughAsync(path, cancellationToken).ConfigureAwait(false)) throw;
         }
         return await StatLocalAsync(path, cancellationToken).ConfigureAwait(false);
     }
@@ -247,6 +249,7 @@ public sealed partial class FileTree : IAsyncDisposable
     {
         if (limit < 1) throw new FilesException(FilesErrorCode.InvalidArgument, $"page size {limit} must be at least 1");
         var names = Parse(path);
+        if (_replicator is not null) return await ListMergedAsync(names, path, after, limit, cancellationToken).ConfigureAwait(false);
         using var _ = await LockAsync(cancellationToken).ConfigureAwait(false);
         var node = Resolve(names, path);
         if (node is not DirectoryNode dir) throw new FilesException(FilesErrorCode.NotADirectory, $"'{path}' is a file, not a directory");
@@ -297,11 +300,12 @@ public sealed partial class FileTree : IAsyncDisposable
     {
         // Read through unless the open replaces the file whole (create + truncate): then old bytes do not matter.
         bool replaces = (mode & (OpenMode.Create | OpenMode.Truncate)) == (OpenMode.Create | OpenMode.Truncate);
-        if (_restorer is null || replaces) return await OpenLocalAsync(path, mode, createMode, cancellationToken).ConfigureAwait(false);
+        if ((mode & OpenMode.Create) != 0 && _replicator is not null) await EnsureParentAsync(path, cancellationToken).ConfigureAwait(false);
+        if (!ReadsThrough || replaces) return await OpenLocalAsync(path, mode, createMode, cancellationToken).ConfigureAwait(false);
         if ((mode & OpenMode.Create) != 0)
         {
             // Create without truncate keeps existing bytes, so an object only in the cold tier is restored first.
-            if (!await ExistsLocallyAsync(path, cancellationToken).ConfigureAwait(false)) await _restorer.RestoreAsync(path, cancellationToken).ConfigureAwait(false);
+            if (!await ExistsLocallyAsync(path, cancellationToken).ConfigureAwait(false)) await ReadThroughAsync(path, cancellationToken).ConfigureAwait(false);
             return await OpenLocalAsync(path, mode, createMode, cancellationToken).ConfigureAwait(false);
         }
         try
@@ -310,7 +314,7 @@ public sealed partial class FileTree : IAsyncDisposable
         }
         catch (FilesException e) when (e.Code == FilesErrorCode.NotFound)
         {
-            if (!await _restorer.RestoreAsync(path, cancellationToken).ConfigureAwait(false)) throw;
+            if (!await ReadThroughAsync(path, cancellationToken).ConfigureAwait(false)) throw;
         }
         return await OpenLocalAsync(path, mode, createMode, cancellationToken).ConfigureAwait(false);
     }
@@ -393,6 +397,10 @@ public sealed partial class FileTree : IAsyncDisposable
         var from = Parse(source);
         var to = Parse(target);
         List<BlockRef> garbage;
+        // Copies elsewhere follow a rename the user made; the renames of restores and replicas into place are not such.
+        bool replicated = _replicator is not null && from.Count > 0 && !IsRestoreTemp(from[^1]);
+        var moves = new List<(string Source, string Target)>();
+        var stamp = FileStamp.None;
         using (await LockAsync(cancellationToken).ConfigureAwait(false))
         {
             if (from.Count == 0 || to.Count == 0) throw new FilesException(FilesErrorCode.InvalidArgument, "the root cannot be renamed, nor replaced");
@@ -412,11 +420,18 @@ public sealed partial class FileTree : IAsyncDisposable
                 if (node is DirectoryNode && existing is FileNode) throw new FilesException(FilesErrorCode.NotADirectory, $"'{target}' is a file; '{source}' is a directory");
                 if (existing is DirectoryNode d && d.Children.Count > 0) throw new FilesException(FilesErrorCode.NotEmpty, $"'{target}' is a directory that is not empty");
             }
-            var record = new JournalRecord(JournalOp.Rename) { ParentId = fromParent.Id, Name = from[^1], TargetParentId = toParent.Id, TargetName = to[^1], ModifiedUnixMs = Now() };
+            if (replicated)
+            {
+                stamp = NextStamp();
+                string sourcePath = FilePath.Join(from), targetPath = FilePath.Join(to);
+                foreach (var f in FilesUnder(node)) { var p = f.PathOf(); moves.Add((p, targetPath + p[sourcePath.Length..])); }
+            }
+            var record = new JournalRecord(JournalOp.Rename) { ParentId = fromParent.Id, Name = from[^1], TargetParentId = toParent.Id, TargetName = to[^1], ModifiedUnixMs = Now(), Stamp = stamp };
             garbage = await AppendLockedAsync(record, cancellationToken).ConfigureAwait(false);
         }
         _reaper.Enqueue(garbage);
         WakeWriteback();
+        if (moves.Count > 0) await NotifyAsync(r => r.RenamedAsync(this, moves, stamp, cancellationToken), "rename", source).ConfigureAwait(false);
     }
 
     /// <summary>Removes a file, or a directory (with everything under it when <paramref name="recursive"/>).</summary>
@@ -424,6 +439,9 @@ public sealed partial class FileTree : IAsyncDisposable
     {
         var names = Parse(path);
         List<BlockRef> garbage;
+        bool replicated = _replicator is not null && names.Count > 0 && !IsRestoreTemp(names[^1]);
+        var removed = new List<string>();
+        var stamp = FileStamp.None;
         using (await LockAsync(cancellationToken).ConfigureAwait(false))
         {
             if (names.Count == 0) throw new FilesException(FilesErrorCode.InvalidArgument, "the root cannot be deleted");
@@ -433,10 +451,16 @@ public sealed partial class FileTree : IAsyncDisposable
             if (expected == EntryKind.Directory && node is FileNode) throw new FilesException(FilesErrorCode.NotADirectory, $"'{path}' is a file");
             if (node is DirectoryNode dir && dir.Children.Count > 0 && !recursive)
                 throw new FilesException(FilesErrorCode.NotEmpty, $"directory '{path}' is not empty ({dir.Children.Count} entries)");
-            garbage = await AppendLockedAsync(new JournalRecord(JournalOp.Delete) { ParentId = parent.Id, Name = names[^1], ModifiedUnixMs = Now() }, cancellationToken).ConfigureAwait(false);
+            if (replicated)
+            {
+                stamp = NextStamp();
+                removed.AddRange(FilesUnder(node).Select(f => f.PathOf()));
+            }
+            garbage = await AppendLockedAsync(new JournalRecord(JournalOp.Delete) { ParentId = parent.Id, Name = names[^1], ModifiedUnixMs = Now(), Stamp = stamp }, cancellationToken).ConfigureAwait(false);
         }
         _reaper.Enqueue(garbage);
         WakeWriteback();
+        if (removed.Count > 0) await NotifyAsync(r => r.RemovedAsync(this, removed, stamp, cancellationToken), "delete", path).ConfigureAwait(false);
     }
 
     /// <summary>chmod and utimens: permission bits and modification time.</summary>
@@ -457,7 +481,7 @@ public sealed partial class FileTree : IAsyncDisposable
     public async Task<IReadOnlyList<ObjectStatus>> GetStatusAsync(string path, int limit = 1000, CancellationToken cancellationToken = default)
     {
         var names = Parse(path);
-        var files = new List<(string Path, FileNode File, long[] Blocks, long Size, long Version, int Sessions, long Staged, bool Writing, bool Persisted, bool Pending)>();
+        var files = new List<(string Path, FileNode File, long[] Blocks, long Size, long Version, int Sessions, long Staged, bool Writing, bool Persisted, bool Pending, int Replicas, string Origin)>();
         using (await LockAsync(cancellationToken).ConfigureAwait(false))
         {
             var start = Resolve(names, path);
@@ -476,11 +500,11 @@ public sealed partial class FileTree : IAsyncDisposable
                 long staged = sessions.Sum(s => s.StagedBytes);
                 var filePath = f.PathOf();
                 files.Add((filePath, f, (long[])f.Blocks.Clone(), f.Size, f.Version, f.OpenSessions, staged, sessions.Any(s => s.IsDirty),
-                    IsPersisted(f, filePath), _writesBack && IsPending(f, filePath)));
+                    IsPersisted(f, filePath), _writesBack && IsPending(f, filePath), f.Replicas, StampOf(f).Origin));
             }
         }
         var result = new List<ObjectStatus>(files.Count);
-        foreach (var (p, f, blocks, size, version, sessions, staged, writing, persisted, pending) in files)
+        foreach (var (p, f, blocks, size, version, sessions, staged, writing, persisted, pending, replicas, origin) in files)
         {
             int stored = 0, missing = 0, ram = 0, ssd = 0;
             for (long i = 0; i < blocks.Length; i++)
@@ -497,8 +521,9 @@ public sealed partial class FileTree : IAsyncDisposable
             result.Add(new ObjectStatus
             {
                 Path = p, Id = f.Id, CommittedSize = size, Version = version, Blocks = stored, MissingBlocks = missing, BlocksInRam = ram, BlocksOnSsd = ssd,
-                OpenSessions = sessions, StagedBytes = staged, Durability = persisted ? DurabilityLevel.Persisted : DurabilityLevel.Local,
-                PersistPending = pending, PersistedVersion = f.PersistedVersion,
+                OpenSessions = sessions, StagedBytes = staged,
+                Durability = persisted ? DurabilityLevel.Persisted : replicas >= 2 ? DurabilityLevel.Replicated : DurabilityLevel.Local,
+                PersistPending = pending, PersistedVersion = f.PersistedVersion, Replicas = replicas, Origin = origin,
                 State = missing > 0 ? FileState.Damaged : writing ? FileState.Writing : FileState.Committed,
             });
         }
@@ -545,7 +570,7 @@ public sealed partial class FileTree : IAsyncDisposable
                 var current = file.Blocks;
                 for (long i = 0; i < blocks.Length; i++)
                     if (i >= current.Length || current[i] != blocks[i]) changes.Add((i, blocks[i]));
-                var record = new JournalRecord(JournalOp.CommitFile) { Id = file.Id, Size = size, Version = file.Version + 1, ModifiedUnixMs = Now(), Changes = changes };
+                var record = new JournalRecord(JournalOp.CommitFile) { Id = file.Id, Size = size, Version = file.Version + 1, ModifiedUnixMs = Now(), Changes = changes, Stamp = NextStamp() };
                 await AppendLockedAsync(record, cancellationToken).ConfigureAwait(false);
                 version = record.Version;
             }
@@ -611,7 +636,8 @@ public sealed partial class FileTree : IAsyncDisposable
         var garbage = Apply(record);
         if (_journal.RecordsSinceSnapshot >= _options.SnapshotEveryRecords && !_journal.SnapshotRunning)
         {
-            var image = TreeSnapshot.Capture(_root, _nextId, _remoteDeletes);
+            PruneTombstones();
+            var image = TreeSnapshot.Capture(_root, _nextId, _remoteDeletes, _tombstones.Values);
             _journal.StartSnapshot(image, _journal.Sequence);
         }
         return garbage;
@@ -642,12 +668,18 @@ public sealed partial class FileTree : IAsyncDisposable
                 var from = (DirectoryNode)_nodes[r.ParentId];
                 var to = (DirectoryNode)_nodes[r.TargetParentId];
                 var node = from.Children[r.Name];
+                var moved = r.Stamp.IsNone ? null : FilesUnder(node).Select(f => (File: f, From: f.PathOf())).ToList();
                 if (to.Children.TryGetValue(r.TargetName, out var replaced) && replaced != node) Detach(replaced, garbage);
                 from.Children.Remove(r.Name);
                 node.Name = r.TargetName;
                 node.Parent = to;
                 to.Children[r.TargetName] = node;
                 from.ModifiedUnixMs = to.ModifiedUnixMs = r.ModifiedUnixMs;
+                foreach (var (f, old) in moved ?? [])
+                {
+                    AddTombstone(old, r.Stamp, r.ModifiedUnixMs);
+                    SetStamp(f, r.Stamp);
+                }
                 // Objects are named by path: what moved is uploaded again under its new name.
                 AddCandidates(node);
                 break;
@@ -656,6 +688,8 @@ public sealed partial class FileTree : IAsyncDisposable
             {
                 var parent = (DirectoryNode)_nodes[r.ParentId];
                 var node = parent.Children[r.Name];
+                if (!r.Stamp.IsNone)
+                    foreach (var f in FilesUnder(node)) AddTombstone(f.PathOf(), r.Stamp, r.ModifiedUnixMs);
                 parent.Children.Remove(r.Name);
                 parent.ModifiedUnixMs = r.ModifiedUnixMs;
                 Detach(node, garbage);
@@ -678,6 +712,7 @@ public sealed partial class FileTree : IAsyncDisposable
                 file.Size = r.Size;
                 file.Version = r.Version;
                 file.ModifiedUnixMs = r.ModifiedUnixMs;
+                if (!r.Stamp.IsNone) SetStamp(file, r.Stamp);
                 if (file.OpenWriters == 0) file.LiveSize = r.Size;
                 if (file.OpenSessions == 0) TakeGarbage(file, garbage);
                 AddCandidate(file);
@@ -688,6 +723,9 @@ public sealed partial class FileTree : IAsyncDisposable
                 break;
             case JournalOp.RemoteDeleted:
                 _remoteDeletes.Remove(r.Name);
+                break;
+            case JournalOp.Tombstone:
+                AddTombstone(r.Name, r.Stamp, r.ModifiedUnixMs);
                 break;
             case JournalOp.SetAttributes:
             {

@@ -13,4 +13,6 @@ internal enum JournalOp : byte
     Persisted = 7,
     /// <summary>A remote copy was deleted (Name = path).</summary>
     RemoteDeleted = 8,
+    /// <summary>A delete made on another node reached this one for a path it does not hold (Name = path, Stamp).</summary>
+    Tombstone = 9,
 }

@@ -9,7 +9,8 @@ namespace CheckpointCache.Engine.Files;
 /// </summary>
 internal sealed record JournalRecord(JournalOp Op)
 {
-    private const byte FormatVersion = 1;
+    // Format 2 appends the version stamp; format 1 records (written before replication) read with none.
+    private const byte FormatVersion = 2;
 
     public long ParentId { get; init; }
     public string Name { get; init; } = "";
@@ -23,6 +24,8 @@ internal sealed record JournalRecord(JournalOp Op)
     public bool SetsMode { get; init; }
     public bool SetsModified { get; init; }
     public IReadOnlyList<(long Index, long Version)> Changes { get; init; } = [];
+    /// <summary>CommitFile: the new version's stamp; Rename: the moved files' new stamp; Delete and Tombstone: the tombstone's.</summary>
+    public FileStamp Stamp { get; init; } = FileStamp.None;
 
     public byte[] Serialize()
     {
@@ -48,6 +51,8 @@ internal sealed record JournalRecord(JournalOp Op)
                 w.Write(index);
                 w.Write(version);
             }
+            w.Write(Stamp.Clock);
+            w.Write(Stamp.Origin ?? "");
         }
         return stream.ToArray();
     }
@@ -57,7 +62,7 @@ internal sealed record JournalRecord(JournalOp Op)
         using var stream = new MemoryStream(bytes.ToArray());
         using var r = new BinaryReader(stream, Encoding.UTF8);
         var format = r.ReadByte();
-        if (format != FormatVersion) throw new InvalidDataException($"journal record format {format} is unknown");
+        if (format is not (1 or FormatVersion)) throw new InvalidDataException($"journal record format {format} is unknown");
         var op = (JournalOp)r.ReadByte();
         var record = new JournalRecord(op)
         {
@@ -76,6 +81,7 @@ internal sealed record JournalRecord(JournalOp Op)
         int count = r.ReadInt32();
         var changes = new (long, long)[count];
         for (int i = 0; i < count; i++) changes[i] = (r.ReadInt64(), r.ReadInt64());
-        return record with { Changes = changes };
+        var stamp = format >= 2 ? new FileStamp(r.ReadInt64(), r.ReadString()) : FileStamp.None;
+        return record with { Changes = changes, Stamp = stamp };
     }
 }

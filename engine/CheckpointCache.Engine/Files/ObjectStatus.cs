@@ -22,4 +22,8 @@ public sealed record ObjectStatus
     public bool PersistPending { get; init; }
     /// <summary>The local version last written back (0: none); Durability is Persisted when it is the current version under the current path.</summary>
     public long PersistedVersion { get; init; }
+    /// <summary>Nodes known to hold the current version, this one included, as of its last commit or copy here (0: not replicated or unknown).</summary>
+    public int Replicas { get; init; }
+    /// <summary>Member that wrote the current version ("" before the store was replicated).</summary>
+    public string Origin { get; init; } = "";
 }

@@ -4,15 +4,16 @@ namespace CheckpointCache.Engine.Files;
 
 /// <summary>
 /// The whole tree as bytes: every node, parents before children, with each file's block versions and what of it
-/// was persisted to the cold tier, then the remote deletes still to do (format 2; format 1 had neither).
+/// was persisted to the cold tier and its version stamp, then the remote deletes still to do, then the tombstones of
+/// deletes (format 3; format 2 had no stamps nor tombstones, format 1 nothing of the cold tier either).
 /// </summary>
 internal static class TreeSnapshot
 {
-    private const int FormatVersion = 2;
+    private const int FormatVersion = 3;
 
-    public sealed record Image(IReadOnlyList<TreeNode> Nodes, long NextId, IReadOnlyList<string> RemoteDeletes);
+    public sealed record Image(IReadOnlyList<TreeNode> Nodes, long NextId, IReadOnlyList<string> RemoteDeletes, IReadOnlyList<Tombstone> Tombstones);
 
-    public static byte[] Capture(DirectoryNode root, long nextId, IEnumerable<string> remoteDeletes)
+    public static byte[] Capture(DirectoryNode root, long nextId, IEnumerable<string> remoteDeletes, IEnumerable<Tombstone> tombstones)
     {
         using var stream = new MemoryStream();
         using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
@@ -38,6 +39,8 @@ internal static class TreeSnapshot
                     foreach (var b in f.Blocks) w.Write(b);
                     w.Write(f.PersistedVersion);
                     w.Write(f.PersistedPath ?? "");
+                    w.Write(f.Stamp.Clock);
+                    w.Write(f.Stamp.Origin ?? "");
                 }
                 else if (node is DirectoryNode d)
                 {
@@ -48,6 +51,15 @@ internal static class TreeSnapshot
             var deletes = remoteDeletes.ToList();
             w.Write(deletes.Count);
             foreach (var path in deletes) w.Write(path);
+            var kept = tombstones.ToList();
+            w.Write(kept.Count);
+            foreach (var t in kept)
+            {
+                w.Write(t.Path);
+                w.Write(t.Stamp.Clock);
+                w.Write(t.Stamp.Origin ?? "");
+                w.Write(t.AtUnixMs);
+            }
         }
         return stream.ToArray();
     }
@@ -56,7 +68,7 @@ internal static class TreeSnapshot
     {
         using var r = new BinaryReader(new MemoryStream(bytes), Encoding.UTF8);
         int format = r.ReadInt32();
-        if (format is not (1 or FormatVersion)) throw new InvalidDataException($"tree snapshot format {format} is unknown");
+        if (format is not (1 or 2 or FormatVersion)) throw new InvalidDataException($"tree snapshot format {format} is unknown");
         long nextId = r.ReadInt64();
         var nodes = new Dictionary<long, TreeNode>();
         var order = new List<TreeNode>();
@@ -81,6 +93,7 @@ internal static class TreeSnapshot
                     var persistedPath = r.ReadString();
                     f.PersistedPath = persistedPath.Length == 0 ? null : persistedPath;
                 }
+                if (format >= 3) f.Stamp = new FileStamp(r.ReadInt64(), r.ReadString());
                 node = f;
             }
             else
@@ -100,6 +113,9 @@ internal static class TreeSnapshot
         var remoteDeletes = new List<string>();
         if (format >= 2)
             for (int n = r.ReadInt32(); n > 0; n--) remoteDeletes.Add(r.ReadString());
-        return new Image(order, nextId, remoteDeletes);
+        var tombstones = new List<Tombstone>();
+        if (format >= 3)
+            for (int n = r.ReadInt32(); n > 0; n--) tombstones.Add(new Tombstone(r.ReadString(), new FileStamp(r.ReadInt64(), r.ReadString()), r.ReadInt64()));
+        return new Image(order, nextId, remoteDeletes, tombstones);
     }
 }

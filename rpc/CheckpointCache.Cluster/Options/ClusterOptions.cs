@@ -51,6 +51,12 @@ public sealed class ClusterOptions
     /// <summary>Wait before a pass that left work undone (a peer unreachable, a copy not yet confirmed) is retried.</summary>
     public TimeSpan RebalanceRetryDelay { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long a replicated files store keeps the tombstone of a delete or rename, so a node that was away longer brings nothing back.</summary>
+    public TimeSpan FileTombstoneRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How long a path no holder had is not asked about again (bounds peer calls from stat of absent files).</summary>
+    public TimeSpan FileNegativeCacheTime { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Deadline of one peer call.</summary>
     public TimeSpan PeerCallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -32,10 +32,10 @@ public static class ClusterOptionsValidation
         {
             if (!stores.TryGetValue(store, out var kind))
                 errors.Add($"Cluster:Stores names store '{store}', which is not configured under Engine:Namespaces ({string.Join(", ", storeNames)})");
-            else if (kind == NamespaceKind.Files && placement.IsHashed)
-                // The files API keeps a file's metadata and blocks together on the node that wrote them; spreading
-                // them key by key would leave each node with pieces of files. Replicated checkpoints use a kv store.
-                errors.Add($"Cluster:Stores:{store}: hashed placement is not supported for a store of kind files yet; use a store of kind kv with Evictable false for replicated checkpoint data");
+            else if (kind == NamespaceKind.Files && placement.IsHashed && placement.Replicas < 2)
+                // Files are placed by directory, whole versions at a time, and the writer keeps its copy: with one
+                // replica there would be nothing to place. Local placement is the single-copy setting.
+                errors.Add($"Cluster:Stores:{store}: a store of kind files with Placement Hashed needs Replicas of at least 2 (the writer keeps one copy, the others go to the directory's owners); use Placement Local for one copy");
             if (placement.Replicas < 1)
                 errors.Add($"Cluster:Stores:{store}:Replicas ({placement.Replicas}) must be at least 1");
             if (placement.Placement == PlacementKind.Local && placement.Replicas != 1)
@@ -59,6 +59,10 @@ public static class ClusterOptionsValidation
             if (cluster.Etcd.ListPageSize < 1) errors.Add($"Cluster:Etcd:ListPageSize ({cluster.Etcd.ListPageSize}) must be at least 1");
             if (!cluster.Etcd.Prefix.EndsWith('/')) errors.Add($"Cluster:Etcd:Prefix '{cluster.Etcd.Prefix}' must end with '/'");
         }
+        if (cluster.FileTombstoneRetention < TimeSpan.FromMinutes(1))
+            errors.Add($"Cluster:FileTombstoneRetention ({cluster.FileTombstoneRetention}) must be at least 1 minute: a shorter one lets a node that was away bring deleted files back");
+        if (cluster.FileNegativeCacheTime < TimeSpan.Zero)
+            errors.Add($"Cluster:FileNegativeCacheTime ({cluster.FileNegativeCacheTime}) must not be negative");
         if (cluster.RebalanceBytesPerSecond.Bytes < 64 * 1024)
             errors.Add($"Cluster:RebalanceBytesPerSecond ({cluster.RebalanceBytesPerSecond}) must be at least 64KiB");
         return errors;

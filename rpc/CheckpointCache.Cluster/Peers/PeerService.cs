@@ -1,4 +1,5 @@
 using System.Buffers;
+using CheckpointCache.Cluster.Replication;
 using CheckpointCache.Engine;
 using CheckpointCache.Rpc.Peer.V1;
 using Google.Protobuf;
@@ -8,7 +9,7 @@ using Microsoft.Extensions.Logging;
 namespace CheckpointCache.Cluster.Peers;
 
 /// <summary>The peer service (peer.proto) over this node's engine: what other members call to copy, read, check and remove data.</summary>
-public sealed class PeerService(ICacheEngine engine, ClusterCounters counters, ILogger<PeerService> logger) : Peer.PeerBase
+public sealed partial class PeerService(ICacheEngine engine, ClusterCounters counters, ReplicatedFileStores files, ILogger<PeerService> logger) : Peer.PeerBase
 {
     public const int FrameBytes = 1024 * 1024;
 

@@ -57,6 +57,12 @@ internal sealed class Rebalancer : IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>The rebalance bandwidth cap, shared by keys and files.</summary>
+    public ByteRateLimiter Limiter => _limiter;
+
+    /// <summary>The files part of each pass; null while no files store is replicated.</summary>
+    public FileRebalancer? Files { get; set; }
+
     /// <summary>The view of the last pass that left nothing pending (every key at its owners as far as this node can tell).</summary>
     public MemberView SettledView { get; private set; } = MemberView.Empty;
 
@@ -103,7 +109,7 @@ internal sealed class Rebalancer : IAsyncDisposable
         long pending = 0;
         foreach (var (storeName, placement) in _options.Stores)
         {
-            if (!placement.IsHashed || !_engine.TryGetNamespace(storeName, out var store) || store is null) continue;
+            if (!placement.IsHashed || !_engine.TryGetNamespace(storeName, out var store) || store is null || store.Kind == NamespaceKind.Files) continue;
             var settled = _settled.GetValueOrDefault(storeName, MemberView.Empty);
             List<byte[]> candidates;
             lock (_pending)
@@ -137,6 +143,7 @@ internal sealed class Rebalancer : IAsyncDisposable
             if (candidates.Count > 0)
                 _logger.LogInformation("Rebalance of {Store} over {View}: {Checked} keys looked at, {Left} left for a retry", storeName, view, candidates.Count, left.Count);
         }
+        if (Files is not null) pending += await Files.PassAsync(view, ct).ConfigureAwait(false);
         SettledView = pending == 0 ? view : MemberView.Empty;
         _counters.PassDone(pending);
         return pending;
@@ -152,7 +159,7 @@ internal sealed class Rebalancer : IAsyncDisposable
         long sent = 0;
         foreach (var (storeName, placement) in _options.Stores)
         {
-            if (!placement.IsHashed || !_engine.TryGetNamespace(storeName, out var store) || store is null) continue;
+            if (!placement.IsHashed || !_engine.TryGetNamespace(storeName, out var store) || store is null || store.Kind == NamespaceKind.Files) continue;
             var keys = new List<byte[]>();
             await foreach (var key in store.ScanKeysAsync(ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false)) keys.Add(key);
             long before = _counters.RebalanceKeysSent;

@@ -102,7 +102,8 @@ internal static class StatusCommand
             ? $"rebalance settled at view {c.RebalanceSettledVersion}"
             : $"rebalancing: {c.RebalancePending} keys pending after {c.RebalancePasses} passes";
         return $"{c.Members.Count} members [{string.Join(", ", c.Members)}] (view {c.ViewVersion}, member {c.MemberId}); {rebalance}; " +
-               $"{c.RebalanceKeysSent} keys ({Size(c.RebalanceBytesSent)}) sent by rebalancing, {c.UnderReplicatedWrites} under-replicated writes";
+               $"{c.RebalanceKeysSent} keys ({Size(c.RebalanceBytesSent)}) sent by rebalancing, {c.UnderReplicatedWrites} under-replicated writes; " +
+               $"files: {c.FileWriteCopiesSent + c.FileRebalanceCopiesSent} copies sent ({Size(c.FileBytesSent)}), {c.FileRebalancePending} pending";
     }
 
     internal static string Size(ulong bytes) => bytes switch

@@ -176,7 +176,7 @@ public sealed class FilesService(FileTreeRegistry registry, IOptions<LimitsOptio
         var session = registry.GetSession(request.SessionId);
         var level = await session.CommitAsync(context.CancellationToken);
         var (durability, pending) = await PersistAsync(session, level, request.WaitFor, request.PersistTimeoutMs, context);
-        return new CommitResponse { Durability = durability, Version = session.Version, Size = session.Size, PersistPending = pending };
+        return new CommitResponse { Durability = durability, Version = session.Version, Size = session.Size, PersistPending = pending, Replicas = (uint)session.Replicas };
     }
 
     public override async Task<CloseResponse> Close(CloseRequest request, ServerCallContext context)
@@ -185,7 +185,7 @@ public sealed class FilesService(FileTreeRegistry registry, IOptions<LimitsOptio
         var level = await session.CloseAsync(request.Commit, context.CancellationToken);
         if (level is null) return new CloseResponse { Durability = Durability.Unspecified, Version = session.Version };
         var (durability, pending) = await PersistAsync(session, level.Value, request.WaitFor, request.PersistTimeoutMs, context);
-        return new CloseResponse { Durability = durability, Version = session.Version, PersistPending = pending };
+        return new CloseResponse { Durability = durability, Version = session.Version, PersistPending = pending, Replicas = (uint)session.Replicas };
     }
 
     /// <summary>
@@ -290,6 +290,8 @@ public sealed class FilesService(FileTreeRegistry registry, IOptions<LimitsOptio
             StagedBytes = o.StagedBytes,
             PersistPending = o.PersistPending,
             PersistedVersion = o.PersistedVersion,
+            Replicas = (uint)o.Replicas,
+            Origin = o.Origin,
         }));
         return response;
     }

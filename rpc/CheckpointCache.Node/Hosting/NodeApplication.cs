@@ -145,6 +145,7 @@ public sealed partial class NodeApplication : IAsyncDisposable
 
             var app = builder.Build();
             cluster = app.Services.GetRequiredService<ClusterNode>();
+            cluster.AttachFiles(files.Trees);
             MapEndpoints(app, nodeOptions, listeners, cluster);
             await app.StartAsync(cancellationToken);
 
@@ -304,6 +305,7 @@ public sealed partial class NodeApplication : IAsyncDisposable
         services.AddSingleton(sp => new ClusterNode(clusterOptions, engine, identity.NodeId, sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(sp => sp.GetRequiredService<ClusterNode>().Counters);
         services.AddSingleton(sp => sp.GetRequiredService<ClusterNode>().Token);
+        services.AddSingleton(sp => sp.GetRequiredService<ClusterNode>().FileStores);
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(node));
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(limits));
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(engineOptions));

@@ -97,6 +97,13 @@ public sealed class NodeMetrics
         var checkedKeys = f.CreateCounter("checkpointcache_rebalance_keys_checked_total", "Keys whose owners a rebalance pass asked about.");
         var dropped = f.CreateCounter("checkpointcache_rebalance_keys_dropped_total", "Copies dropped here because every new owner holds them.");
         var pending = f.CreateGauge("checkpointcache_rebalance_pending_keys", "Keys the last rebalance pass left for a retry.");
+        var fileSent = f.CreateCounter("checkpointcache_file_copies_sent_total", "File versions of replicated files stores sent to other holders, by reason (write, rebalance).", "reason");
+        var fileBytesSent = f.CreateCounter("checkpointcache_file_bytes_sent_total", "Bytes of file versions sent to other holders.");
+        var fileReceived = f.CreateCounter("checkpointcache_file_copies_received_total", "File versions taken from other nodes (pushed copies and reads of local misses).");
+        var fileRemoteReads = f.CreateCounter("checkpointcache_file_remote_reads_total", "Local misses of replicated files stores served from another holder.");
+        var fileDropped = f.CreateCounter("checkpointcache_file_copies_dropped_total", "File copies dropped here because their holders have them.");
+        var filePending = f.CreateGauge("checkpointcache_file_rebalance_pending", "Files the last rebalance pass left for a retry.");
+        var fileUnder = f.CreateCounter("checkpointcache_file_under_replicated_commits_total", "File commits answered with fewer holders than the store's replicas.");
         Registry.AddBeforeCollectCallback(() =>
         {
             var c = cluster.Counters;
@@ -118,6 +125,14 @@ public sealed class NodeMetrics
             checkedKeys.IncTo(c.RebalanceKeysChecked);
             dropped.IncTo(c.RebalanceKeysDropped);
             pending.Set(c.RebalancePending);
+            fileSent.WithLabels("write").IncTo(c.FileWriteCopiesSent);
+            fileSent.WithLabels("rebalance").IncTo(c.FileRebalanceCopiesSent);
+            fileBytesSent.IncTo(c.FileBytesSent);
+            fileReceived.IncTo(c.FileCopiesReceived);
+            fileRemoteReads.IncTo(c.FileRemoteReads);
+            fileDropped.IncTo(c.FileCopiesDropped);
+            filePending.Set(c.FileRebalancePending);
+            fileUnder.IncTo(c.FileUnderReplicatedCommits);
         });
     }
 

@@ -160,6 +160,14 @@ public sealed class NodeService(ICacheEngine engine, NamespaceRegistry registry,
             UnderReplicatedWrites = (ulong)c.UnderReplicatedWrites,
             RebalanceSettled = cluster.RebalanceSettled,
             Registrations = (uint)(cluster.Membership is CheckpointCache.Cluster.Membership.EtcdMembership etcd ? etcd.Registrations : 1),
+            FileWriteCopiesSent = (ulong)c.FileWriteCopiesSent,
+            FileRebalanceCopiesSent = (ulong)c.FileRebalanceCopiesSent,
+            FileBytesSent = (ulong)c.FileBytesSent,
+            FileCopiesReceived = (ulong)c.FileCopiesReceived,
+            FileRemoteReads = (ulong)c.FileRemoteReads,
+            FileCopiesDropped = (ulong)c.FileCopiesDropped,
+            FileRebalancePending = (ulong)c.FileRebalancePending,
+            FileUnderReplicatedCommits = (ulong)c.FileUnderReplicatedCommits,
         };
         stats.Members.AddRange(view.Members.Select(m => m.Id));
         foreach (var (method, n) in cluster.EtcdRequests.ByMethod.OrderBy(m => m.Key, StringComparer.Ordinal))

@@ -56,6 +56,13 @@ public sealed class PeerSecurityTests
         var ok = await peer.HasAsync(Has(), new Metadata { { "authorization", "Bearer s3cret-token" } });
         Assert.Equal([false], ok.Held);
 
+        // The calls of replicated files stores are guarded alike; a store this node does not replicate is named.
+        var files = new ListFilesRequest { Store = "files", Directory = "/" };
+        Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => peer.ListFilesAsync(files).ResponseAsync)).StatusCode);
+        var notReplicated = await Assert.ThrowsAsync<RpcException>(() => peer.ListFilesAsync(files, new Metadata { { "authorization", "Bearer s3cret-token" } }).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, notReplicated.StatusCode);
+        Assert.Contains("'files'", notReplicated.Status.Detail, StringComparison.Ordinal);
+
         // The peer service is not on the client port, and the client API is not on the peer port.
         using var clientChannel = GrpcChannel.ForAddress(node.TcpEndpoint);
         var onClientPort = await Assert.ThrowsAsync<RpcException>(() =>
@@ -94,13 +101,18 @@ public sealed class PeerSecurityTests
             {
                 ["kv"] = new StorePlacementOptions { Replicas = 2 },
                 ["nope"] = new StorePlacementOptions { Placement = PlacementKind.Hashed },
-                ["files"] = new StorePlacementOptions { Placement = PlacementKind.Hashed, Replicas = 2 },
+                ["files"] = new StorePlacementOptions { Placement = PlacementKind.Hashed, Replicas = 1 },
             },
         };
         var stores = new Dictionary<string, Engine.NamespaceKind> { ["kv"] = Engine.NamespaceKind.Kv, ["files"] = Engine.NamespaceKind.Files };
         var errors = ClusterOptionsValidation.Check(options, stores, tlsConfigured: false, nodeId: "a");
         Assert.Contains(errors, m => m.Contains("needs Placement Hashed", StringComparison.Ordinal));
         Assert.Contains(errors, m => m.Contains("'nope'", StringComparison.Ordinal));
-        Assert.Contains(errors, m => m.Contains("kind files", StringComparison.Ordinal));
+        Assert.Contains(errors, m => m.Contains("kind files with Placement Hashed needs Replicas of at least 2", StringComparison.Ordinal));
+
+        // A files store replicated by directory is accepted.
+        options.Stores.Clear();
+        options.Stores["files"] = new StorePlacementOptions { Placement = PlacementKind.Hashed, Replicas = 2 };
+        Assert.Empty(ClusterOptionsValidation.Check(options, stores, tlsConfigured: false, nodeId: "a"));
     }
 }

@@ -6,8 +6,8 @@ using CheckpointCache.Node.Tests.Infrastructure;
 namespace CheckpointCache.Node.Tests.Cluster;
 
 /// <summary>
-/// Several node processes on loopback around one real etcd. Store "ckpt" is hashed with 2 replicas; "kv" stays
-/// local. Leases are short (5 s) so failures are noticed quickly; nothing asserts on time.
+/// Several node processes on loopback around one real etcd. Store "ckpt" is hashed with 2 replicas, the files
+/// store "files" is replicated by directory with 2; "kv" stays local. Leases are short (5 s) so failures are noticed quickly; nothing asserts on time.
 /// </summary>
 public sealed class TestCluster : IDisposable
 {
@@ -72,6 +72,9 @@ public sealed class TestCluster : IDisposable
         s["Cluster:PeerToken"] = Token;
         s["Cluster:Stores:ckpt:Placement"] = "Hashed";
         s["Cluster:Stores:ckpt:Replicas"] = Replicas.ToString();
+        // The files store of TestSettings is replicated by directory.
+        s["Cluster:Stores:files:Placement"] = "Hashed";
+        s["Cluster:Stores:files:Replicas"] = Replicas.ToString();
         s["Cluster:RebalanceDelay"] = "00:00:00.200";
         s["Cluster:RebalanceRetryDelay"] = "00:00:00.300";
         // The harness waits for the line saying where the node listens; cluster decisions help when a test fails.
