@@ -270,9 +270,13 @@ public sealed class CacheClient : IDisposable
     }
 
     /// <summary>The data socket the node serves (found once, via GetInfo), or null where gRPC must carry the call.</summary>
-    private async ValueTask<DataSocketClient?> DataSocketForAsync(KvNamespace ns, CancellationToken ct)
+    private ValueTask<DataSocketClient?> DataSocketForAsync(KvNamespace ns, CancellationToken ct)
+        => _grpcOnlyStores.ContainsKey(ns.Store) ? ValueTask.FromResult<DataSocketClient?>(null) : DataSocketAsync(ct);
+
+    /// <summary>The node's data socket, or null where gRPC must carry the call (also for the files client).</summary>
+    internal async ValueTask<DataSocketClient?> DataSocketAsync(CancellationToken ct)
     {
-        if (!_options.UseDataSocket || !Endpoint.IsUnixSocket || _grpcOnlyStores.ContainsKey(ns.Store)) return null;
+        if (!_options.UseDataSocket || !Endpoint.IsUnixSocket) return null;
         if (_data is { } known) return Environment.TickCount64 >= Volatile.Read(ref _dataRetryAt) ? known : null;
         if (Environment.TickCount64 < Volatile.Read(ref _dataRetryAt)) return null;
         await _dataLookup.WaitAsync(ct);
@@ -312,17 +316,21 @@ public sealed class CacheClient : IDisposable
     /// <summary>Whether a data-socket failure sends the call to gRPC: a broken socket (for a while) or a store served only there.</summary>
     private bool DataSocketFallback(KvNamespace ns, Exception e)
     {
-        if (e is DataSocketUnavailableException)
-        {
-            Volatile.Write(ref _dataRetryAt, Environment.TickCount64 + (long)DataSocketRetry.TotalMilliseconds);
-            return true;
-        }
+        if (DataSocketBroke(e)) return true;
         if (e is RpcException { StatusCode: StatusCode.FailedPrecondition })
         {
             _grpcOnlyStores[ns.Store] = true;
             return true;
         }
         return false;
+    }
+
+    /// <summary>Whether <paramref name="e"/> says the data socket broke; then calls go over gRPC for a few seconds.</summary>
+    internal bool DataSocketBroke(Exception e)
+    {
+        if (e is not DataSocketUnavailableException) return false;
+        Volatile.Write(ref _dataRetryAt, Environment.TickCount64 + (long)DataSocketRetry.TotalMilliseconds);
+        return true;
     }
 
     public void Dispose()

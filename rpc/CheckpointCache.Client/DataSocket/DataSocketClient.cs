@@ -78,6 +78,17 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
             return (IReadOnlyList<KeyResult>)results;
         });
 
+    /// <summary>An idle connection, or a new one; give it back with <see cref="Return"/>.</summary>
+    internal async Task<WireConnection> RentAsync(CancellationToken ct)
+        => _idle.TryTake(out var idle) ? idle : await WireConnection.ConnectAsync(path, ct);
+
+    /// <summary>Keeps a connection that finished its call cleanly for the next one; closes any other.</summary>
+    internal void Return(WireConnection wire, bool reusable)
+    {
+        if (reusable && _idle.Count < maxIdleConnections) _idle.Add(wire);
+        else wire.Dispose();
+    }
+
     private async Task<T> CallAsync<T>(TimeSpan timeout, CancellationToken cancellationToken, Func<WireConnection, CancellationToken, Task<T>> call)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -86,7 +97,7 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
         bool reusable = false;
         try
         {
-            wire = _idle.TryTake(out var idle) ? idle : await WireConnection.ConnectAsync(path, cts.Token);
+            wire = await RentAsync(cts.Token);
             var result = await call(wire, cts.Token);
             reusable = true;
             return result;
@@ -105,13 +116,49 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
         }
         finally
         {
-            if (wire is not null)
-            {
-                if (reusable && _idle.Count < maxIdleConnections) _idle.Add(wire);
-                else wire.Dispose();
-            }
+            if (wire is not null) Return(wire, reusable);
         }
     }
+
+    /// <summary>Reads a files call's status, message and files-error name; throws a refusal as gRPC would raise it.</summary>
+    internal static async Task ReadFilesStatusAsync(WireConnection wire, bool magic, CancellationToken ct)
+    {
+        if (magic && await wire.ReadUInt32Async(ct) != DataWire.ResponseMagic) throw new IOException("the data socket answered with something that is not a CKR1 response");
+        var code = (StatusCode)await wire.ReadUInt32Async(ct);
+        var message = await wire.ReadStringAsync(ct);
+        var error = await wire.ReadStringAsync(ct);
+        if (code == StatusCode.OK) return;
+        var trailers = new Metadata();
+        if (error.Length > 0) trailers.Add("files-error", error);
+        throw new RpcException(new Status(code, message), trailers);
+    }
+
+    /// <summary>Files Read of <paramref name="destination"/>.Length bytes at <paramref name="offset"/>; returns the bytes read (fewer at the end of the file).</summary>
+    public async Task<int> ReadFileAsync(ulong sessionId, long offset, Memory<byte> destination, TimeSpan timeout, CancellationToken cancellationToken)
+        => await CallAsync(timeout, cancellationToken, async (wire, ct) =>
+        {
+            await wire.EnsureRoomAsync(DataWire.RequestHeaderBytes + 24, ct);
+            await wire.WriteRequestHeaderAsync(DataWire.OpFileRead, [], 0, ct);
+            wire.WriteUInt64(sessionId);
+            wire.WriteUInt64((ulong)offset);
+            wire.WriteUInt64((ulong)destination.Length);
+            await wire.FlushAsync(ct);
+            await ReadFilesStatusAsync(wire, magic: true, ct);
+            int total = 0;
+            while (true)
+            {
+                uint segment = await wire.ReadUInt32Async(ct);
+                if (segment == DataWire.SegmentEnd) return total;
+                if (segment == DataWire.SegmentAbort)
+                {
+                    await ReadFilesStatusAsync(wire, magic: false, ct);
+                    throw new IOException("the node aborted a read without a status");
+                }
+                if (segment > (uint)(destination.Length - total)) throw new IOException($"a read segment of {segment} bytes overruns the {destination.Length} asked for");
+                await wire.ReadExactAsync(destination.Slice(total, (int)segment), ct);
+                total += (int)segment;
+            }
+        });
 
     private static async Task WriteHeaderAsync(WireConnection wire, byte op, NamespaceRef ns, int count, CancellationToken ct)
     {

@@ -16,6 +16,18 @@ public static class DataWire
     public const byte OpGet = 1;
     public const byte OpPut = 2;
 
+    /// <summary>Files Write: a session id, then (offset, length, bytes) records ended by <see cref="RecordEnd"/>.</summary>
+    public const byte OpFileWrite = 3;
+
+    /// <summary>Files Read: a session id, an offset and a length; the bytes come back as segments.</summary>
+    public const byte OpFileRead = 4;
+
+    /// <summary>The length that ends a file write's records.</summary>
+    public const uint RecordEnd = uint.MaxValue;
+
+    /// <summary>Most bytes in one file-write record (the node reads a record into one buffer).</summary>
+    public const int MaxRecordBytes = 4 * 1024 * 1024;
+
     /// <summary>magic u32, op u8, flags u8, reserved u16, namespace length u32, count u32.</summary>
     public const int RequestHeaderBytes = 16;
 

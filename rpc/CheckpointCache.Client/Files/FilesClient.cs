@@ -10,6 +10,7 @@ namespace CheckpointCache.Client.Files;
 public sealed class FilesClient : IDisposable
 {
     private readonly CacheClient? _owned;
+    private readonly CacheClient _client;
     private readonly FilesClientOptions _options;
 
     /// <summary>A files client sharing <paramref name="client"/>'s connections.</summary>
@@ -20,6 +21,7 @@ public sealed class FilesClient : IDisposable
     private FilesClient(CacheClient client, FilesClientOptions? options, bool owns)
     {
         Raw = new Rpc.Files.V1.Files.FilesClient(client.Channel);
+        _client = client;
         _options = options ?? new FilesClientOptions();
         if (owns) _owned = client;
     }
@@ -78,7 +80,7 @@ public sealed class FilesClient : IDisposable
 
     /// <summary>Opens a write stream into a session; write frames, then complete it.</summary>
     public FileWriteStream OpenWriteStream(ulong sessionId, CancellationToken ct = default)
-        => new(Raw.Write(Stream(ct)), sessionId, _options.FrameBytes);
+        => new(() => Raw.Write(Stream(ct)), _client, sessionId, _options.FrameBytes, _options.StreamTimeout, ct);
 
     /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/> in one stream and waits until the node took it.</summary>
     public async Task WriteAsync(ulong sessionId, long offset, ReadOnlyMemory<byte> data, CancellationToken ct = default)
@@ -89,8 +91,24 @@ public sealed class FilesClient : IDisposable
     }
 
     /// <summary>Reads into <paramref name="destination"/> from a session; returns the bytes read (fewer at the end of the file).</summary>
-    public Task<int> ReadAsync(ulong sessionId, long offset, Memory<byte> destination, CancellationToken ct = default)
-        => ReadCoreAsync(new ReadRequest { SessionId = sessionId, Offset = offset, Length = destination.Length, MaxFrameBytes = (uint)_options.FrameBytes }, destination, ct);
+    public async Task<int> ReadAsync(ulong sessionId, long offset, Memory<byte> destination, CancellationToken ct = default)
+    {
+        if (await _client.DataSocketAsync(ct) is { } data)
+        {
+            try
+            {
+                return await data.ReadFileAsync(sessionId, offset, destination, _options.StreamTimeout, ct);
+            }
+            catch (RpcException e)
+            {
+                throw FilesClientException.From(e);
+            }
+            catch (Exception e) when (_client.DataSocketBroke(e))
+            {
+            }
+        }
+        return await ReadCoreAsync(new ReadRequest { SessionId = sessionId, Offset = offset, Length = destination.Length, MaxFrameBytes = (uint)_options.FrameBytes }, destination, ct);
+    }
 
     /// <summary>Reads the committed version of <paramref name="path"/>.</summary>
     public Task<int> ReadPathAsync(string path, long offset, Memory<byte> destination, string store = "", CancellationToken ct = default)

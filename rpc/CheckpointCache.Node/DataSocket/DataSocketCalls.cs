@@ -24,6 +24,7 @@ public sealed class DataSocketCalls(
     NodeMetrics metrics,
     ClusterNode cluster,
     PutAdmission admission,
+    DataSocketFileCalls files,
     NodeLifecycle lifecycle,
     NodeIdentity identity,
     ILogger<DataSocketCalls> logger)
@@ -47,9 +48,18 @@ public sealed class DataSocketCalls(
         finally
         {
             // Counted with the gRPC calls of the same name: dashboards see one BatchGet/BatchPut rate whatever the transport.
-            if (op is DataWire.OpGet or DataWire.OpPut) metrics.Call(op == DataWire.OpGet ? "BatchGet" : "BatchPut", code, Stopwatch.GetElapsedTime(started));
+            if (MethodOf(op) is { } method) metrics.Call(method, code, Stopwatch.GetElapsedTime(started));
         }
     }
+
+    private static string? MethodOf(byte op) => op switch
+    {
+        DataWire.OpGet => "BatchGet",
+        DataWire.OpPut => "BatchPut",
+        DataWire.OpFileWrite => "Write",
+        DataWire.OpFileRead => "Read",
+        _ => null,
+    };
 
     private async Task<StatusCode> ServeCoreAsync(WireConnection wire, CancellationToken ct, Action<byte> opSeen)
     {
@@ -65,7 +75,14 @@ public sealed class DataSocketCalls(
             uint nsLength = await wire.ReadUInt32Async(ct);
             uint count = await wire.ReadUInt32Async(ct);
             if (flags != 0 || reserved != 0) throw new DataCallException(StatusCode.InvalidArgument, "request flags and reserved bytes must be 0");
-            if (op is not (DataWire.OpGet or DataWire.OpPut)) throw new DataCallException(StatusCode.Unimplemented, $"operation {op} is not served; 1 is BatchGet, 2 is BatchPut");
+            if (MethodOf(op) is null) throw new DataCallException(StatusCode.Unimplemented, $"operation {op} is not served; 1 is BatchGet, 2 is BatchPut, 3 is Files Write, 4 is Files Read");
+            if (op is DataWire.OpFileWrite or DataWire.OpFileRead)
+            {
+                if (nsLength != 0 || count != 0) throw new DataCallException(StatusCode.InvalidArgument, "a files call carries no namespace and no count (both 0)");
+                var status = op == DataWire.OpFileWrite ? await files.WriteAsync(wire, ct) : await files.ReadAsync(wire, ct);
+                await wire.FlushAsync(ct);
+                return status;
+            }
             if (nsLength > DataWire.MaxNamespaceBytes) throw new DataCallException(StatusCode.InvalidArgument, $"namespace is {nsLength} bytes, over {DataWire.MaxNamespaceBytes}");
             if (count > _limits.MaxBatchKeys)
                 throw new DataCallException(StatusCode.ResourceExhausted, $"{count} keys in one call, over Limits:MaxBatchKeys ({_limits.MaxBatchKeys})");
