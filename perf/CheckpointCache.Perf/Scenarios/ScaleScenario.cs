@@ -22,6 +22,9 @@ public sealed class ScaleScenario : IScenario
     private IReadOnlyList<int> _sizes = [];
     private ScaleRunOptions _run = null!;
     private string? _etcdUrl;
+    private bool _etcdOnDisk;
+
+    private const string SharedMemory = "/dev/shm";
     private IReadOnlyList<int> _placementSizes = [];
 
     public string Name => "scale";
@@ -40,6 +43,7 @@ public sealed class ScaleScenario : IScenario
         --checkpoint-size S   bytes of one checkpoint file (default 256KiB)
         --start-parallelism P nodes started at once (default 4)
         --etcd URL            use a running etcd instead of starting /usr/bin/etcd
+        --etcd-on-disk        keep the started etcd's data in the scenario folder (default: /dev/shm, memory)
         --placement LIST      member counts for the placement cost per key (default 100,1000,10000,100000)
         """;
 
@@ -52,6 +56,7 @@ public sealed class ScaleScenario : IScenario
         var warmup = TimeSpan.FromSeconds(args.Double("warmup", Math.Max(ttl.TotalSeconds / 2, workload.CheckpointInterval.TotalSeconds + 2)));
         _run = new ScaleRunOptions(ttl, args.Int("replicas", 2), workload, warmup, TimeSpan.FromSeconds(args.Double("steady", 30)), args.Int("start-parallelism", 4));
         _etcdUrl = args.OptionalString("etcd");
+        _etcdOnDisk = args.Flag("etcd-on-disk") || !Directory.Exists(SharedMemory);
         _placementSizes = args.String("placement", "100,1000,10000,100000").Split(',').Select(int.Parse).ToList();
         if (_sizes.Any(n => n < _run.Replicas + 1)) throw new ArgumentException("--nodes sizes must exceed --replicas");
         if (_run.Replicas < 1 || _run.StartParallelism < 1) throw new ArgumentException("--replicas and --start-parallelism must be at least 1");
@@ -83,11 +88,19 @@ public sealed class ScaleScenario : IScenario
             .Column("loss_kb_per_node", "loss: kB per survivor")
             .Column("fail_others", "loss: extra etcd req per survivor")
             .Column("fail_s", "loss seen by all (s)")
+            .Column("session_restarts", "etcd sessions restarted")
             .Column("rss_mib", "RSS MiB")
             .Column("fds", "open fds")
             .Column("load", "load average");
 
-        using var etcd = _etcdUrl is null ? await ScaleEtcd.StartAsync(context.DataDirectory) : ScaleEtcd.Existing(_etcdUrl);
+        // All nodes share this process's thread pool; blocking work of many nodes at once (a rebalance pass each after
+        // a membership change) must not delay their keep-alives by a lease TTL while the pool grows a thread a second.
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 16 + 2 * _sizes.Max()), Math.Max(io, 16 + 2 * _sizes.Max()));
+        // etcd's fsyncs on a disk shared with the nodes and other machines' jobs can stall past a lease TTL and expire
+        // every lease at once; counts of requests do not depend on where etcd keeps its data.
+        var etcdData = _etcdOnDisk ? Path.Combine(context.DataDirectory, "etcd") : Path.Combine(SharedMemory, $"checkpointcache-scale-etcd-{Environment.ProcessId}");
+        using var etcd = _etcdUrl is null ? await ScaleEtcd.StartAsync(etcdData) : ScaleEtcd.Existing(_etcdUrl);
         await using var azurite = await Azurite.StartAsync(Directory.CreateDirectory(Path.Combine(context.DataDirectory, "azurite")).FullName);
         context.Progress($"etcd at {etcd.ClientUrl}, Azurite on port {azurite.Port}; load average {MachineInfo.CurrentLoadAverage()}");
         foreach (var n in _sizes)
@@ -113,7 +126,9 @@ public sealed class ScaleScenario : IScenario
         result.Notes.Add($"workload per node: one KV put of {new ByteSize(w.ValueBytes)} every {w.PutInterval.TotalSeconds:G} s into hashed store '{ScaleNode.KvStore}' with {_run.Replicas} replicas (through that node, which writes the owners), "
             + $"one checkpoint file of {new ByteSize(w.CheckpointBytes)} every {w.CheckpointInterval.TotalSeconds:G} s into its files store, written back to Azurite (Cloud:Mode Writeback); "
             + $"{_run.Warmup.TotalSeconds:G} s of load before a window of {_run.Steady.TotalSeconds:G} s");
+        if (_etcdUrl is null) result.Notes.Add($"etcd 3.4 (Debian's etcd-server) with its data {(_etcdOnDisk ? "on the scenario's disk" : "in /dev/shm (memory)")}");
         result.Notes.Add($"lease TTL {_run.LeaseTtl.TotalSeconds:G} s, one keep-alive every TTL/3 on one stream per node, one watch per node on the member prefix; the nodes run in one process, each with its own gRPC connections");
+        result.Notes.Add("'etcd sessions restarted': leases granted beyond each node's first, over the whole size's run (a lease that expired because its keep-alives came too late; 0 when the machine keeps up)");
         result.Notes.Add("'extra etcd requests' are requests other than the periodic keep-alive; placement is computed locally, so no key ever costs an etcd request");
         result.Notes.Add("rebalancing MB are value bytes the senders counted (checkpointcache_cluster rebalance bytes sent); expected: the written keys the joiner (or the lost node) owns under rendezvous hashing, times the value size, each moved once");
         if (result.Rows.LastOrDefault()?["blob_ops"] is string ops) result.Notes.Add($"Blob requests in the window at N={result.Rows[^1]["nodes"]}, by operation: {ops}");

@@ -49,6 +49,7 @@ internal sealed class ScaleRun(int n, ScaleEtcd etcd, Azurite azurite, ScaleRunO
             _row["hashed_mb"] = Math.Round((double)keys.Count * options.Workload.ValueBytes * options.Replicas / 1e6, 1);
             await JoinAsync(dir, settings, ns, keys, ct);
             await LoseAsync(ns, keys, ct);
+            _row["session_restarts"] = _nodes.Sum(x => Math.Max(0, x.Etcd.ByMethod.GetValueOrDefault("LeaseGrant") - 1));
             _row["rss_mib"] = PeakRss.Current() / (1024 * 1024);
             _row["load"] = MachineInfo.CurrentLoadAverage();
             return _row;

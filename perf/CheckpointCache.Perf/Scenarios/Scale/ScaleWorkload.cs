@@ -82,8 +82,9 @@ internal sealed class ScaleWorkload : IAsyncDisposable
             }
             while (await timer.WaitForNextTickAsync(_stop.Token));
         }
-        catch (OperationCanceledException)
+        catch (Exception) when (_stop.IsCancellationRequested)
         {
+            // Stopped: a call cut short by the stop is neither a success nor a failure.
         }
     }
 
