@@ -14,6 +14,8 @@ internal sealed record ScaleNodeSettings(string EtcdUrl, string EtcdPrefix, Time
     {
         var settings = new Dictionary<string, string>
         {
+            // A host watches its configuration files with one inotify instance each; the user's limit is 128.
+            ["hostBuilder:reloadConfigOnChange"] = "false",
             ["Node:NodeId"] = id,
             ["Node:UnixSocketPath"] = socket,
             // Clients use the Unix socket; peers have the peer listener. No client TCP port, no metrics port.
