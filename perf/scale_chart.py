@@ -56,8 +56,8 @@ def main(path, out):
         ax.grid(alpha=0.3)
     options = report.get("options", {})
     fig.suptitle(f"scale: N in-process nodes, one etcd, one Azurite, {report['machine']['logical_cores']} cores; "
-                 f"per node a 64 KiB put every {options.get('put-every', 4)} s (2 replicas), a checkpoint file every "
-                 f"{options.get('checkpoint-every', 10)} s", fontsize=10)
+                 f"per node a 64 KiB put every {options.get('put-every', 8)} s (2 replicas), a checkpoint file every "
+                 f"{options.get('checkpoint-every', 20)} s", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     print(f"chart: {out}")

@@ -34,12 +34,12 @@ public sealed class ScaleScenario : IScenario
     public string Options => """
         --nodes LIST          cluster sizes to run (default 5,25,50,100,200)
         --ttl S               lease TTL in seconds (default 10, the node's default); keep-alives every TTL/3
-        --steady S            length of the measured window in seconds (default 30)
+        --steady S            length of the measured window in seconds (default 40)
         --warmup S            workload before the window, in seconds (default: the longer of TTL/2 and one checkpoint interval + 2)
         --replicas R          copies of every key of the hashed store (default 2)
-        --put-every S         seconds between two KV puts of one node (default 4)
+        --put-every S         seconds between two KV puts of one node (default 8)
         --value-size S        bytes of one KV value (default 64KiB)
-        --checkpoint-every S  seconds between two checkpoint files of one node (default 10)
+        --checkpoint-every S  seconds between two checkpoint files of one node (default 20)
         --checkpoint-size S   bytes of one checkpoint file (default 256KiB)
         --start-parallelism P nodes started at once (default 4)
         --etcd URL            use a running etcd instead of starting /usr/bin/etcd
@@ -51,10 +51,10 @@ public sealed class ScaleScenario : IScenario
     {
         _sizes = args.String("nodes", "5,25,50,100,200").Split(',').Select(int.Parse).ToList();
         var ttl = TimeSpan.FromSeconds(args.Double("ttl", 10));
-        var workload = new ScaleWorkloadOptions(TimeSpan.FromSeconds(args.Double("put-every", 4)), (int)args.Size("value-size", new ByteSize(64 * ByteSize.KiB)).Bytes,
-            TimeSpan.FromSeconds(args.Double("checkpoint-every", 10)), (int)args.Size("checkpoint-size", new ByteSize(256 * ByteSize.KiB)).Bytes);
+        var workload = new ScaleWorkloadOptions(TimeSpan.FromSeconds(args.Double("put-every", 8)), (int)args.Size("value-size", new ByteSize(64 * ByteSize.KiB)).Bytes,
+            TimeSpan.FromSeconds(args.Double("checkpoint-every", 20)), (int)args.Size("checkpoint-size", new ByteSize(256 * ByteSize.KiB)).Bytes);
         var warmup = TimeSpan.FromSeconds(args.Double("warmup", Math.Max(ttl.TotalSeconds / 2, workload.CheckpointInterval.TotalSeconds + 2)));
-        _run = new ScaleRunOptions(ttl, args.Int("replicas", 2), workload, warmup, TimeSpan.FromSeconds(args.Double("steady", 30)), args.Int("start-parallelism", 4));
+        _run = new ScaleRunOptions(ttl, args.Int("replicas", 2), workload, warmup, TimeSpan.FromSeconds(args.Double("steady", 40)), args.Int("start-parallelism", 4));
         _etcdUrl = args.OptionalString("etcd");
         _etcdOnDisk = args.Flag("etcd-on-disk") || !Directory.Exists(SharedMemory);
         _placementSizes = args.String("placement", "100,1000,10000,100000").Split(',').Select(int.Parse).ToList();
