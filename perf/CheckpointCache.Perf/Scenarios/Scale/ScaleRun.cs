@@ -30,7 +30,7 @@ internal sealed class ScaleRun(int n, ScaleEtcd etcd, Azurite azurite, ScaleRunO
             await StartNodesAsync(Enumerable.Range(0, n).Select(i => $"node-{i:D4}"), dir, settings, ct);
             await WaitAsync(() => _nodes.All(x => x.Cluster.View.Count == n), $"all {n} nodes to see {n}", ct);
             _row["start_s"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
-            var ns = await DeclareAsync(_nodes, null, ct);
+            var ns = await DeclareAsync(_nodes, ct);
 
             workload = new ScaleWorkload(options.Workload, ns, options.Replicas);
             workload.Start(_nodes);
@@ -83,12 +83,12 @@ internal sealed class ScaleRun(int n, ScaleEtcd etcd, Azurite azurite, ScaleRunO
     }
 
     /// <summary>The workload's namespace on every node (the id is the descriptor's hash, so it is the same everywhere).</summary>
-    private static async Task<KvNamespace> DeclareAsync(IEnumerable<ScaleNode> nodes, KvNamespace? known, CancellationToken ct)
+    private static async Task<KvNamespace> DeclareAsync(IReadOnlyList<ScaleNode> nodes, CancellationToken ct)
     {
         var descriptor = new NamespaceDescriptor { Model = "perf/scale", Dtype = "bfloat16", TpSize = 1, TokensPerBlock = 16 };
-        KvNamespace? ns = known;
+        KvNamespace? ns = null;
         foreach (var node in nodes) ns = await node.Client.DeclareNamespaceAsync(descriptor, ScaleNode.KvStore, ct);
-        return ns!;
+        return ns ?? throw new ArgumentException("no node to declare the namespace on");
     }
 
     private async Task MeasureSteadyAsync(ScaleWorkload workload, CancellationToken ct)
@@ -139,7 +139,7 @@ internal sealed class ScaleRun(int n, ScaleEtcd etcd, Azurite azurite, ScaleRunO
         var clock = Stopwatch.StartNew();
         await StartNodesAsync([joinerId], dir, settings, ct);
         var joiner = _nodes.Single(x => x.Id == joinerId);
-        await DeclareAsync([joiner], ns, ct);
+        await DeclareAsync([joiner], ct);
         await WaitAsync(() => _nodes.All(x => x.Cluster.View.Count == n + 1), "everyone to see the joiner", ct);
         _row["join_s"] = Math.Round(clock.Elapsed.TotalSeconds, 3);
         _row["join_joiner"] = joiner.Etcd.Total;

@@ -44,7 +44,6 @@ internal sealed class ScaleWorkload : IAsyncDisposable
     /// <summary>Client keys of the hashed store whose put succeeded.</summary>
     public IReadOnlyCollection<byte[]> Written => _written;
     public IEnumerable<string> Errors => _errors;
-    public KvNamespace Namespace => _ns;
 
     public void Start(IEnumerable<ScaleNode> nodes)
     {
