@@ -76,6 +76,8 @@ public sealed class ScaleScenario : IScenario
             .Column("blob_rps_per_node_max", "(max)")
             .Column("blob_kbps_per_node", "Blob kB/s per node")
             .Column("blob_requests_per_file", "Blob req per file")
+            .Column("blob_put_blob_counted", "Put Blob counted by the nodes (whole run)")
+            .Column("blob_objects", "objects in Azurite")
             .Column("hashed_mb", "hashed data MB (all copies)")
             .Column("join_mb", "join: MB moved")
             .Column("join_expected_mb", "(expected)")
@@ -145,6 +147,7 @@ public sealed class ScaleScenario : IScenario
         result.Ratios["blob_rps_per_node_growth"] = Math.Round(Of(last, "blob_rps_per_node") / Of(first, "blob_rps_per_node"), 3);
         result.Ratios["blob_bytes_per_node_growth"] = Math.Round(Of(last, "blob_kbps_per_node") / Of(first, "blob_kbps_per_node"), 3);
         result.Ratios["etcd_counted_by_etcd_over_nodes_largest"] = Math.Round(Of(last, "etcd_side") / Of(last, "steady_total"), 3);
+        result.Ratios["blob_objects_over_put_blob_counted_largest"] = Math.Round(Of(last, "blob_objects") / Of(last, "blob_put_blob_counted"), 3);
         foreach (var what in new[] { "join", "loss" })
         {
             var measured = result.Rows.Select(r => Of(r, $"{what}_over_expected")).Where(double.IsFinite).ToList();

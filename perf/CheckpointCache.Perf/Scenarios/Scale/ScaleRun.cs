@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Azure.Storage.Blobs;
 using CheckpointCache.Client;
 using CheckpointCache.Perf.Framework;
 using CheckpointCache.Perf.Scenarios.Writeback;
@@ -14,6 +15,7 @@ namespace CheckpointCache.Perf.Scenarios.Scale;
 internal sealed class ScaleRun(int n, ScaleEtcd etcd, Azurite azurite, ScaleRunOptions options, ScenarioContext context)
 {
     private readonly List<ScaleNode> _nodes = [];
+    private readonly List<ScaleNode> _started = [];
     private readonly Dictionary<string, object?> _row = new(StringComparer.Ordinal) { ["nodes"] = n };
 
     public async Task<Dictionary<string, object?>> RunAsync(CancellationToken ct)
@@ -49,6 +51,7 @@ internal sealed class ScaleRun(int n, ScaleEtcd etcd, Azurite azurite, ScaleRunO
             _row["hashed_mb"] = Math.Round((double)keys.Count * options.Workload.ValueBytes * options.Replicas / 1e6, 1);
             await JoinAsync(dir, settings, ns, keys, ct);
             await LoseAsync(ns, keys, ct);
+            await CountObjectsAsync(settings, ct);
             _row["session_restarts"] = _nodes.Sum(x => Math.Max(0, x.Etcd.ByMethod.GetValueOrDefault("LeaseGrant") - 1));
             _row["rss_mib"] = PeakRss.Current() / (1024 * 1024);
             _row["load"] = MachineInfo.CurrentLoadAverage();
@@ -72,7 +75,7 @@ internal sealed class ScaleRun(int n, ScaleEtcd etcd, Azurite azurite, ScaleRunO
             try
             {
                 var node = await ScaleNode.StartAsync(id, Path.Combine(dir, id), settings, context.LoggerFactory, ct);
-                lock (_nodes) _nodes.Add(node);
+                lock (_nodes) { _nodes.Add(node); _started.Add(node); }
             }
             finally
             {
@@ -185,6 +188,15 @@ internal sealed class ScaleRun(int n, ScaleEtcd etcd, Azurite azurite, ScaleRunO
         _row[$"{what}_senders"] = sentPerNode.Count(b => b > 0);
         if (receivedByJoiner is { } received) _row[$"{what}_received_mb"] = Math.Round(received / 1e6, 3);
         context.Progress($"N={n}: {what} moved {total / 1e6:F2} MB (expected {expected / 1e6:F2} MB) from {sentPerNode.Count(b => b > 0)} nodes");
+    }
+
+    /// <summary>Azurite's own view, an independent check on the nodes' counters: one object per Put Blob they counted.</summary>
+    private async Task CountObjectsAsync(ScaleNodeSettings settings, CancellationToken ct)
+    {
+        int objects = 0;
+        await foreach (var _ in new BlobContainerClient(settings.BlobConnectionString, settings.Container).GetBlobsAsync(cancellationToken: ct)) objects++;
+        _row["blob_objects"] = objects;
+        _row["blob_put_blob_counted"] = _started.Sum(x => x.Blob.RequestsByOperation.GetValueOrDefault("put_blob"));
     }
 
     private static long KeepAlives(ScaleNode node) => node.Etcd.ByMethod.GetValueOrDefault("LeaseKeepAlive");
