@@ -19,6 +19,11 @@ if (scenario is null)
     PrintUsage();
     return 2;
 }
+if (args[1..].Any(a => a is "-h" or "--help"))
+{
+    PrintUsage(scenario.Name);
+    return 0;
+}
 
 string dataDirectory;
 string? jsonPath;
@@ -83,7 +88,8 @@ static string Quote(string arg) => arg.Length > 0 && arg.All(c => char.IsLetterO
 
 static bool IsDebugBuild() => Assembly.GetExecutingAssembly().GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true;
 
-static void PrintUsage()
+// Every scenario's options, or one scenario's (SCENARIO --help).
+static void PrintUsage(string? only = null)
 {
     Console.WriteLine("usage: dotnet run -c Release --project perf/CheckpointCache.Perf -- SCENARIO [options]");
     Console.WriteLine();
@@ -91,7 +97,7 @@ static void PrintUsage()
     Console.WriteLine("  --dir PATH     data folder (default perf/results/tmp/SCENARIO); its disk is the one measured");
     Console.WriteLine("  --json FILE    also write the report as JSON");
     Console.WriteLine("  --verbose      log the engine's information messages to stderr");
-    foreach (var s in ScenarioRegistry.All)
+    foreach (var s in ScenarioRegistry.All.Where(s => only is null || s.Name == only))
     {
         Console.WriteLine();
         Console.WriteLine($"{s.Name}: {s.Summary}");

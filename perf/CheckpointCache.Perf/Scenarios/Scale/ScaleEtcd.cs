@@ -15,16 +15,20 @@ internal sealed class ScaleEtcd : IDisposable
     private readonly Process? _process;
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
-    private ScaleEtcd(string url, Process? process)
+    private readonly string? _dataDirectory;
+
+    private ScaleEtcd(string url, Process? process, string? dataDirectory = null)
     {
         ClientUrl = url;
         _process = process;
+        _dataDirectory = dataDirectory;
     }
 
     public string ClientUrl { get; }
 
     public static ScaleEtcd Existing(string url) => new(url, null);
 
+    /// <param name="dataDirectory">Where etcd keeps its data; on a shared disk its fsyncs can stall past a lease TTL.</param>
     public static async Task<ScaleEtcd> StartAsync(string dataDirectory)
     {
         if (!File.Exists("/usr/bin/etcd")) throw new ArgumentException("etcd is not installed (apt-get install etcd-server), or pass --etcd URL");
@@ -33,7 +37,7 @@ internal sealed class ScaleEtcd : IDisposable
         var info = new ProcessStartInfo("/usr/bin/etcd") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[]
         {
-            "--name", "scale", "--data-dir", Path.Combine(dataDirectory, "etcd"),
+            "--name", "scale", "--data-dir", dataDirectory,
             "--listen-client-urls", url, "--advertise-client-urls", url,
             "--listen-peer-urls", $"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{peer}",
             "--initial-cluster", $"scale=http://127.0.0.1:{peer}",
@@ -47,7 +51,7 @@ internal sealed class ScaleEtcd : IDisposable
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
         await ready.Task.WaitAsync(TimeSpan.FromMinutes(1));
-        return new ScaleEtcd(url, process);
+        return new ScaleEtcd(url, process, dataDirectory);
     }
 
     /// <summary>gRPC messages etcd received, summed over every method (grpc_server_msg_received_total).</summary>
@@ -75,5 +79,6 @@ internal sealed class ScaleEtcd : IDisposable
         if (_process is null) return;
         try { if (!_process.HasExited) _process.Kill(); _process.WaitForExit(10_000); } catch (InvalidOperationException) { }
         _process.Dispose();
+        try { if (_dataDirectory is not null) Directory.Delete(_dataDirectory, recursive: true); } catch (IOException) { }
     }
 }

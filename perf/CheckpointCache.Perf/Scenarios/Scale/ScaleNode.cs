@@ -1,88 +1,74 @@
+using CheckpointCache.Client;
+using CheckpointCache.Client.Files;
 using CheckpointCache.Cluster;
 using CheckpointCache.Cluster.Membership;
-using CheckpointCache.Cluster.Options;
-using CheckpointCache.Engine;
-using CheckpointCache.Engine.Options;
+using CheckpointCache.Engine.Files;
+using CheckpointCache.Node.Files;
+using CheckpointCache.Node.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace CheckpointCache.Perf.Scenarios.Scale;
 
 /// <summary>
-/// One node of the scale study, in process: a real engine with tiny budgets and the real cluster layer
-/// (etcd membership, rendezvous placement, rebalancer) with its own connection to etcd and its own request
-/// counter. It has no listeners: the study counts what nodes send to etcd (and Blob), which the data path
-/// never does.
+/// One node of the scale study: the real node host (engine with tiny budgets, files store with the cloud tier in
+/// writeback mode, cluster layer with its own etcd connection and request counter, peer gRPC listener on its own
+/// loopback port), several of them in this process. Clients reach it on its Unix socket, peers on its peer port.
 /// </summary>
 internal sealed class ScaleNode : IAsyncDisposable
 {
-    private readonly ICacheEngine _engine;
+    public const string KvStore = "ckpt";
+    public const string PeerToken = "scale-peer-token";
 
-    private ScaleNode(string id, ICacheEngine engine, ClusterNode cluster)
+    private readonly NodeApplication _app;
+    private bool _stopped;
+
+    private ScaleNode(string id, NodeApplication app, CacheClient client)
     {
         Id = id;
-        _engine = engine;
-        Cluster = cluster;
+        _app = app;
+        Client = client;
+        Files = new FilesClient(client, new FilesClientOptions { StreamTimeout = TimeSpan.FromMinutes(5) });
+        ColdTier = app.Services.GetRequiredService<FileTreeRegistry>().ColdTier;
     }
 
     public string Id { get; }
-    public ClusterNode Cluster { get; }
+    public ClusterNode Cluster => _app.Cluster;
     public EtcdRequestCounter Etcd => Cluster.EtcdRequests;
-    public bool Crashed { get; private set; }
+    public CacheClient Client { get; }
+    public FilesClient Files { get; }
+    private IColdTier? ColdTier { get; }
 
-    public static async Task<ScaleNode> StartAsync(string id, string dataDirectory, ClusterOptions cluster, ILoggerFactory loggerFactory, CancellationToken ct)
+    /// <summary>Every request this node sent to Blob and the bytes each way (the cloud tier's own counter).</summary>
+    public ColdTierStats Blob => ColdTier?.GetStats() ?? new ColdTierStats(new Dictionary<string, long>(), 0, 0);
+
+    public static async Task<ScaleNode> StartAsync(string id, string dataDirectory, ScaleNodeSettings settings, ILoggerFactory loggerFactory, CancellationToken ct)
     {
-        var engine = await CacheEngine.OpenAsync(new EngineOptions
+        Directory.CreateDirectory(dataDirectory);
+        var socket = Path.Combine(dataDirectory, "n.sock");
+        var app = await NodeApplication.StartAsync(settings.Arguments(id, dataDirectory, socket).ToArray(), new NodeStartOptions
         {
-            DataDirectory = dataDirectory,
-            DirectIo = false,
-            MaxKeyBytes = 64,
-            MaxValueBytes = new ByteSize(64 * ByteSize.KiB),
-            CheckpointInterval = TimeSpan.FromHours(1),
-            EvictionInterval = TimeSpan.FromSeconds(10),
-            Namespaces =
-            {
-                ["ckpt"] = new NamespaceOptions
-                {
-                    Kind = NamespaceKind.Kv,
-                    Evictable = false,
-                    PageBytes = new ByteSize(8 * ByteSize.KiB),
-                    RamBytes = new ByteSize(32 * ByteSize.KiB),
-                    SegmentBytes = new ByteSize(64 * ByteSize.KiB),
-                    SsdBytes = ByteSize.FromMiB(1),
-                    ChunkBytes = new ByteSize(4 * ByteSize.KiB),
-                    ReadHintBytes = new ByteSize(4 * ByteSize.KiB),
-                    IndexBuckets = 64,
-                },
-            },
-        }, loggerFactory, ct);
-        var node = new ClusterNode(cluster, engine, id, loggerFactory);
-        try
-        {
-            // Nobody dials it: no key is ever placed, so no peer call is made.
-            await node.StartAsync($"http://127.0.0.1:1/{id}", ct);
-        }
-        catch
-        {
-            await node.DisposeAsync();
-            await engine.DisposeAsync();
-            throw;
-        }
-        return new ScaleNode(id, engine, node);
+            // The report is stdout: the nodes' log lines go where the perf tool's own go (stderr, warnings and up).
+            ConfigureLogging = b => { b.ClearProviders(); b.AddProvider(new ForwardingLoggerProvider(loggerFactory)); },
+        }, ct);
+        return new ScaleNode(id, app, CacheClient.Connect("unix:" + socket));
     }
 
-    /// <summary>Stops as kill -9 would, as far as etcd can tell: the lease is left to expire.</summary>
+    /// <summary>Stops as kill -9 would, as far as etcd can tell: the lease is left to expire, then the host goes away.</summary>
     public async Task CrashAsync()
     {
-        Crashed = true;
         if (Cluster.Membership is EtcdMembership etcd) await etcd.CrashAsync();
-        await Cluster.DisposeAsync();
-        await _engine.DisposeAsync();
+        await DisposeAsync();
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (Crashed) return;
-        await Cluster.DisposeAsync();
-        await _engine.DisposeAsync();
+        if (_stopped) return;
+        _stopped = true;
+        Files.Dispose();
+        Client.Dispose();
+        await _app.DisposeAsync();
     }
+
+    public override string ToString() => Id;
 }
