@@ -64,4 +64,30 @@ public sealed class TierTests : IDisposable
         }
         Assert.Equal(tail, store.TailAddress);
     }
+
+    [Fact]
+    public async Task A_preallocated_ram_tier_holds_its_whole_budget_from_the_start_and_works_the_same()
+    {
+        Assert.True(new Options.NamespaceOptions { Kind = NamespaceKind.Files }.IsPreallocateRam);
+        Assert.False(new Options.NamespaceOptions { Kind = NamespaceKind.Kv }.IsPreallocateRam);
+        var options = TestOptions.Engine(_folder.Path);
+        options.Namespaces["kv"].PreallocateRam = true;
+        options.Namespaces["files"].PreallocateRam = false;
+        await using var engine = await CacheEngine.OpenAsync(options);
+        var preallocated = (Storage.CacheNamespace)engine.GetNamespace("kv");
+        var lazy = (Storage.CacheNamespace)engine.GetNamespace("files");
+        // All 8 pages of 1 MiB at once, against the few the log has touched so far.
+        Assert.Equal(options.Namespaces["kv"].RamBytes.Bytes, preallocated.Store.MemoryBytes);
+        Assert.True(lazy.Store.MemoryBytes < options.Namespaces["files"].RamBytes.Bytes, $"lazy store holds {lazy.Store.MemoryBytes} bytes");
+
+        // Past the RAM tier and back: the values read back whole, from RAM and from SSD.
+        for (int i = 0; i < 120; i++) await preallocated.PutAsync(TestOptions.Key(i), TestOptions.Value(i, 100_000));
+        Assert.Equal(Tier.Ssd, await preallocated.ExistsAsync(TestOptions.Key(0)));
+        foreach (int i in new[] { 0, 60, 119 })
+        {
+            using var got = await preallocated.GetAsync(TestOptions.Key(i));
+            Assert.True(TestOptions.Value(i, 100_000).AsSpan().SequenceEqual(got!.Span));
+        }
+        Assert.Equal(options.Namespaces["kv"].RamBytes.Bytes, preallocated.Store.MemoryBytes);
+    }
 }

@@ -114,6 +114,7 @@ internal sealed class NamespaceStore : IDisposable
             MemorySizeBits = memoryBits,
             MutableFraction = policy.MutableFraction,
             ReadCopyOptions = ReadCopyOptions.None,
+            PreallocateLog = policy.IsPreallocateRam,
         };
         var checkpointSettings = new CheckpointSettings
         {
