@@ -102,8 +102,9 @@ public sealed class DataSocketCalls(
         {
             return await FailCallAsync(wire, e.StatusCode, e.Status.Detail, ct);
         }
-        catch (CacheException e) when (e.Code != CacheErrorCode.ShuttingDown)
+        catch (CacheException e)
         {
+            // Shutting down is UNAVAILABLE, as over gRPC: the client retries on this node after its restart, or elsewhere.
             return await FailCallAsync(wire, RpcErrors.CodeOf(e), e.Message, ct);
         }
     }
