@@ -112,12 +112,20 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
         }
         catch (Exception e) when (e is SocketException or EndOfStreamException or IOException or ObjectDisposedException)
         {
+            // The node went away (or restarted): the idle connections point at the same dead socket.
+            DropIdle();
             throw new DataSocketUnavailableException($"data socket {path}: {e.Message}", e);
         }
         finally
         {
             if (wire is not null) Return(wire, reusable);
         }
+    }
+
+    /// <summary>Closes every idle connection.</summary>
+    internal void DropIdle()
+    {
+        while (_idle.TryTake(out var idle)) idle.Dispose();
     }
 
     /// <summary>Reads a files call's status, message and files-error name; throws a refusal as gRPC would raise it.</summary>
@@ -207,8 +215,5 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
         return new FillResult(index, StatusCode.OK, "", tier, (long)length);
     }
 
-    public void Dispose()
-    {
-        while (_idle.TryTake(out var wire)) wire.Dispose();
-    }
+    public void Dispose() => DropIdle();
 }

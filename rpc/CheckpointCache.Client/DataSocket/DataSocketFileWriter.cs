@@ -12,6 +12,9 @@ internal sealed class DataSocketFileWriter(DataSocketClient client, ulong sessio
     private WireConnection? _wire;
     private bool _clean;
 
+    /// <summary>Whether a whole record (or the end) was handed to the socket: before that, the node has applied nothing.</summary>
+    public bool Sent { get; private set; }
+
     public async Task WriteAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken ct)
     {
         var wire = await StartAsync(ct);
@@ -22,6 +25,7 @@ internal sealed class DataSocketFileWriter(DataSocketClient client, ulong sessio
             wire.WriteUInt64((ulong)offset);
             wire.WriteUInt32((uint)n);
             await wire.WriteAsync(data[..n], ct);
+            Sent = true;
             offset += n;
             data = data[n..];
         } while (!data.IsEmpty);
@@ -34,6 +38,7 @@ internal sealed class DataSocketFileWriter(DataSocketClient client, ulong sessio
         wire.WriteUInt64(0);
         wire.WriteUInt32(DataWire.RecordEnd);
         await wire.FlushAsync(ct);
+        Sent = true;
         await DataSocketClient.ReadFilesStatusAsync(wire, magic: true, ct);
         var response = new WriteResponse { BytesWritten = (long)await wire.ReadUInt64Async(ct), Size = (long)await wire.ReadUInt64Async(ct) };
         _clean = true;
@@ -61,6 +66,7 @@ internal sealed class DataSocketFileWriter(DataSocketClient client, ulong sessio
     {
         // An unfinished stream is cut: the node keeps the records it took, as with a cancelled gRPC Write.
         if (_wire is not null) client.Return(_wire, _clean);
+        if (!_clean && _wire is not null) client.DropIdle();
         _wire = null;
         return ValueTask.CompletedTask;
     }

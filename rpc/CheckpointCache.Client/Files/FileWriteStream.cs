@@ -60,6 +60,11 @@ public sealed class FileWriteStream : IAsyncDisposable
                 await _data.WriteAsync(offset, data, both.Token);
                 return;
             }
+            catch (Exception e) when ((e is SocketException or IOException or ObjectDisposedException) && !_data.Sent)
+            {
+                // The node has applied nothing (no data socket, or a dead idle connection): the stream goes over gRPC.
+                await FallBackToGrpcAsync(e);
+            }
             catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
             {
                 // The node refused the stream and closed it, or went away: its answer, when there is one, says why.
@@ -103,6 +108,13 @@ public sealed class FileWriteStream : IAsyncDisposable
         return sending is RpcException r ? FilesClientException.From(r) : sending;
     }
 
+    private async Task FallBackToGrpcAsync(Exception e)
+    {
+        _client!.DataSocketBroke(new DataSocketUnavailableException(e.Message, e));
+        await _data!.DisposeAsync();
+        _data = null;
+    }
+
     private async Task<Exception> DataRefusalAsync(Exception sending)
     {
         try
@@ -130,6 +142,11 @@ public sealed class FileWriteStream : IAsyncDisposable
             try
             {
                 return await _data.CompleteAsync(_ct);
+            }
+            catch (Exception e) when ((e is SocketException or IOException or ObjectDisposedException) && !_data.Sent)
+            {
+                await FallBackToGrpcAsync(e);
+                return await CompleteAsync();
             }
             catch (RpcException e)
             {

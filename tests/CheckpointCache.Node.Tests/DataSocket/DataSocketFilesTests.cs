@@ -137,4 +137,25 @@ public sealed class DataSocketFilesTests(NodeFixture fixture) : IClassFixture<No
         Assert.Equal(content[100..2_000_100], got.ToArray());
         await _grpc.CloseAsync(open.SessionId, commit: false);
     }
+
+    [Fact]
+    public async Task AnUnreachableDataSocketLeavesFileWritesAndReadsToGrpcWithNothingLost()
+    {
+        using var kv = fixture.Node.Connect(options: new CacheClientOptions { DataSocketPath = "/tmp/no-such-data-socket-" + Guid.NewGuid().ToString("N")[..8] });
+        var files = new FilesClient(kv);
+        var path = NewPath("fallback.bin");
+        var content = TestData.Value(6, 5_000_000);
+        var open = await files.OpenAsync(path, OpenFlags.OpenRead | OpenFlags.OpenWrite | OpenFlags.OpenCreate);
+        await using (var stream = files.OpenWriteStream(open.SessionId))
+        {
+            await stream.WriteAsync(0, content.AsMemory(0, 3_000_000));
+            await stream.WriteAsync(3_000_000, content.AsMemory(3_000_000));
+            Assert.Equal(content.Length, (await stream.CompleteAsync()).Size);
+        }
+        var back = new byte[content.Length];
+        Assert.Equal(content.Length, await files.ReadAsync(open.SessionId, 0, back));
+        Assert.Equal(content, back);
+        await files.CloseAsync(open.SessionId, commit: true);
+        Assert.Equal(content.Length, await _grpc.ReadPathAsync(path, 0, new byte[content.Length + 1]));
+    }
 }
