@@ -1,11 +1,11 @@
-namespace CheckpointCache.CloudTier.Tests.Infrastructure;
+namespace CheckpointCache.Tests.Shared;
 
 /// <summary>A unique folder under /tmp, short enough for a Unix socket path inside it, removed on Dispose.</summary>
 public sealed class TestDirectory : IDisposable
 {
     public TestDirectory()
     {
-        Path = System.IO.Path.Combine("/tmp", "cct-" + Guid.NewGuid().ToString("N")[..10]);
+        Path = System.IO.Path.Combine("/tmp", "ccn-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(Path);
     }
 

@@ -1,4 +1,4 @@
-namespace CheckpointCache.CloudTier.Tests.Infrastructure;
+namespace CheckpointCache.Tests.Shared;
 
 /// <summary>Finds files of the repository from the test binaries, wherever the build put them.</summary>
 internal static class RepoPaths

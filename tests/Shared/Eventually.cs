@@ -1,8 +1,8 @@
-namespace CheckpointCache.CloudTier.Tests.Infrastructure;
+namespace CheckpointCache.Tests.Shared;
 
 /// <summary>
-/// Waits for a state the node reaches by itself (a backlog draining). Tests assert on the state, never on how long it
-/// took; the limit only keeps a broken node from hanging the suite.
+/// Waits for a state a node or cluster reaches by itself (a lease expiring, a rebalance settling, a backlog draining).
+/// Tests assert on the state, never on how long it took; the limit only keeps a broken node from hanging the suite.
 /// </summary>
 public static class Eventually
 {

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
-namespace CheckpointCache.Node.Tests.Infrastructure;
+namespace CheckpointCache.Tests.Shared;
 
 /// <summary>
 /// The node executable run as a child process, as an operator runs it. Killed by its pid on Dispose,
@@ -68,6 +68,11 @@ public sealed partial class NodeProcess : IDisposable
         lock (_output) _output.Add(line);
         if (line.Contains(" listening on ", StringComparison.Ordinal)) _listening.TrySetResult(line);
     }
+
+    /// <summary>The files the process has mapped (/proc/PID/maps): every managed assembly it loaded is among them.</summary>
+    public IReadOnlyList<string> MappedFiles()
+        => File.ReadAllLines($"/proc/{Pid}/maps").Select(l => l.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries)).Where(p => p.Length == 6)
+            .Select(p => p[5].Trim()).Where(p => p.StartsWith('/')).Distinct().ToList();
 
     /// <summary>Asks the node to stop as systemd would (SIGTERM) and waits for it to exit.</summary>
     public async Task<int> StopAsync()
