@@ -16,7 +16,7 @@ public sealed class AzuriteProcess : IDisposable
 
     private readonly TestDirectory _dir = new();
     private readonly List<string> _output = [];
-    private Process? _process;
+    private ServiceProcess? _process;
 
     private readonly bool _debugLog;
 
@@ -29,7 +29,7 @@ public sealed class AzuriteProcess : IDisposable
     public int Port { get; }
     public string ConnectionString => $"DefaultEndpointsProtocol=http;AccountName={Account};AccountKey={Key};BlobEndpoint=http://127.0.0.1:{Port}/{Account};";
     public string Output { get { lock (_output) return string.Join('\n', _output); } }
-    public bool Running => _process is { HasExited: false };
+    public bool Running => _process is { Running: true };
     /// <summary>Azurite's debug log (every request it served), for counting requests independently of the node.</summary>
     public string DebugLogPath => _dir.Of("debug.log");
 
@@ -61,12 +61,7 @@ public sealed class AzuriteProcess : IDisposable
     {
         if (!File.Exists(ExecutablePath))
             throw new InvalidOperationException($"azurite-blob not found at {ExecutablePath}: run scripts/test.sh (it installs it) or set AZURITE_BLOB");
-        var info = new ProcessStartInfo(ExecutablePath)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var info = new ProcessStartInfo(ExecutablePath);
         foreach (var a in new[]
         {
             "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(), "--location", _dir.Of("data"),
@@ -77,23 +72,7 @@ public sealed class AzuriteProcess : IDisposable
             info.ArgumentList.Add("--debug");
             info.ArgumentList.Add(DebugLogPath);
         }
-        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        void OnLine(string? line)
-        {
-            if (line is null) return;
-            lock (_output) _output.Add(line);
-            if (line.Contains("successfully listens", StringComparison.Ordinal)) ready.TrySetResult();
-        }
-        process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("azurite exited before listening:\n" + Output));
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _process = process;
-        // A safety net against a hung start, not a performance expectation.
-        await ready.Task.WaitAsync(TimeSpan.FromMinutes(1));
+        _process = await ServiceProcess.StartAsync(info, "successfully listens", "azurite", _output);
     }
 
     /// <summary>
@@ -103,8 +82,7 @@ public sealed class AzuriteProcess : IDisposable
     public async Task StopAsync()
     {
         if (_process is null) return;
-        if (!_process.HasExited) System.Diagnostics.Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
-        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        await _process.TerminateAsync();
         _process.Dispose();
         _process = null;
     }
@@ -113,20 +91,13 @@ public sealed class AzuriteProcess : IDisposable
     public async Task KillAsync()
     {
         if (_process is null) return;
-        if (!_process.HasExited) _process.Kill();
-        await _process.WaitForExitAsync();
+        await _process.KillAsync();
         _process.Dispose();
         _process = null;
     }
 
     public void Dispose()
     {
-        try
-        {
-            if (_process is { HasExited: false }) _process.Kill();
-            _process?.WaitForExit(10_000);
-        }
-        catch (InvalidOperationException) { }
         _process?.Dispose();
         _dir.Dispose();
     }

@@ -14,7 +14,7 @@ public sealed class EtcdProcess : IDisposable
     private readonly TestDirectory _dir = new();
     private readonly int _clientPort = FreePort();
     private readonly int _peerPort = FreePort();
-    private Process? _process;
+    private ServiceProcess? _process;
     private readonly List<string> _output = [];
 
     public string ClientUrl => $"http://127.0.0.1:{_clientPort}";
@@ -40,12 +40,7 @@ public sealed class EtcdProcess : IDisposable
     /// <summary>Starts etcd (again) on the same data directory and ports, and waits until it serves clients.</summary>
     public async Task StartAgainAsync()
     {
-        var info = new ProcessStartInfo("/usr/bin/etcd")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var info = new ProcessStartInfo("/usr/bin/etcd");
         foreach (var a in new[]
         {
             "--name", "test", "--data-dir", _dir.Of("etcd"),
@@ -53,31 +48,14 @@ public sealed class EtcdProcess : IDisposable
             "--listen-peer-urls", $"http://127.0.0.1:{_peerPort}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{_peerPort}",
             "--initial-cluster", $"test=http://127.0.0.1:{_peerPort}",
         }) info.ArgumentList.Add(a);
-        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        void OnLine(string? line)
-        {
-            if (line is null) return;
-            lock (_output) _output.Add(line);
-            if (line.Contains("ready to serve client requests", StringComparison.Ordinal)) ready.TrySetResult();
-        }
-        process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("etcd exited before serving:\n" + Output));
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _process = process;
-        // A safety net against a hung start, not a performance expectation.
-        await ready.Task.WaitAsync(TimeSpan.FromMinutes(1));
+        _process = await ServiceProcess.StartAsync(info, "ready to serve client requests", "etcd", _output);
     }
 
     /// <summary>Ends etcd at once (SIGKILL), as a crash would.</summary>
     public async Task KillAsync()
     {
         if (_process is null) return;
-        if (!_process.HasExited) _process.Kill();
-        await _process.WaitForExitAsync();
+        await _process.KillAsync();
         _process.Dispose();
         _process = null;
     }
@@ -91,12 +69,6 @@ public sealed class EtcdProcess : IDisposable
 
     public void Dispose()
     {
-        try
-        {
-            if (_process is { HasExited: false }) _process.Kill();
-            _process?.WaitForExit(10_000);
-        }
-        catch (InvalidOperationException) { }
         _process?.Dispose();
         _dir.Dispose();
     }
