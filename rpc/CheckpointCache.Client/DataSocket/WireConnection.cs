@@ -139,6 +139,12 @@ public sealed class WireConnection : IDisposable
     /// <summary>A u16-prefixed UTF-8 string, cut to <see cref="DataWire.MaxMessageBytes"/>.</summary>
     public void WriteString(string text)
     {
+        // Most items carry no message: no encoding, no array.
+        if (text.Length == 0)
+        {
+            WriteUInt16(0);
+            return;
+        }
         var bytes = Encoding.UTF8.GetBytes(text);
         int length = Math.Min(bytes.Length, DataWire.MaxMessageBytes);
         var span = Reserve(2 + length);
