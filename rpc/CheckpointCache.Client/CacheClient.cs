@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using CheckpointCache.Client.DataSocket;
+using CheckpointCache.Client.SharedMemory;
 using CheckpointCache.Rpc.Kv.V1;
 using CheckpointCache.Rpc.Node.V1;
 using Google.Protobuf;
@@ -81,6 +82,20 @@ public sealed class CacheClient : IDisposable
     /// <summary>Stores every item; one result per item, in order. Values go over the data socket when there is one, else in gRPC frames of <see cref="CacheClientOptions.FrameBytes"/>.</summary>
     public async Task<IReadOnlyList<KeyResult>> BatchPutAsync(KvNamespace ns, IReadOnlyList<KvItem> items, CancellationToken cancellationToken = default)
     {
+        if (SharedPlaces(items.Select(i => i.Value).ToList()) is { } places && await DataSocketForAsync(ns, cancellationToken) is { } shared)
+        {
+            try
+            {
+                return await shared.PutSharedAsync(ns.ToRef(), items.Select(i => i.Key).ToList(), places, _options.CallTimeout, cancellationToken);
+            }
+            catch (SharedBufferRefusedException)
+            {
+                // The node will not map the buffer: the values go through the socket instead.
+            }
+            catch (Exception e) when (DataSocketFallback(ns, e))
+            {
+            }
+        }
         if (await DataSocketForAsync(ns, cancellationToken) is { } data)
         {
             try
@@ -171,10 +186,44 @@ public sealed class CacheClient : IDisposable
     public async Task<IReadOnlyList<FillResult>> BatchGetIntoAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, IReadOnlyList<Memory<byte>> destinations, CancellationToken cancellationToken = default)
     {
         if (destinations.Count != keys.Count) throw new ArgumentException($"{destinations.Count} destinations for {keys.Count} keys");
+        if (SharedPlaces(destinations.Select(d => (ReadOnlyMemory<byte>)d).ToList()) is { } places && await DataSocketForAsync(ns, cancellationToken) is { } shared)
+        {
+            try
+            {
+                return await shared.GetSharedAsync(ns.ToRef(), keys, places, _options.CallTimeout, cancellationToken);
+            }
+            catch (SharedBufferRefusedException)
+            {
+                // The node will not map the buffer: the values come through the socket instead.
+            }
+            catch (Exception e) when (DataSocketFallback(ns, e))
+            {
+            }
+        }
         var filled = await FillAsync(ns, keys, (i, length) => length <= destinations[i].Length ? (Memory<byte>?)destinations[i] : null, cancellationToken);
         return filled.Select(r => r.Hit && r.Length > destinations[r.Index].Length
             ? r with { Code = StatusCode.OutOfRange, Message = $"key {r.Index}: its value is {r.Length} bytes, its destination holds {destinations[r.Index].Length}", Length = 0 }
             : r).ToList();
+    }
+
+    /// <summary>
+    /// A buffer the node can write values into and read values from directly, when the node is reached over its
+    /// Unix socket: BatchGetInto destinations and BatchPut values that all lie in shared buffers skip the socket
+    /// copy (docs/api.md, "Shared buffers"). Dispose it when done.
+    /// </summary>
+    public static SharedBuffer AllocateSharedBuffer(int bytes, string name = "checkpointcache-shared") => SharedBuffer.Allocate(bytes, name);
+
+    /// <summary>Where each memory lies in a shared buffer, or null when any of them lies elsewhere.</summary>
+    private (SharedBuffer Buffer, int Offset, int Length)[]? SharedPlaces(IReadOnlyList<ReadOnlyMemory<byte>> memories)
+    {
+        if (memories.Count == 0 || !_options.UseDataSocket || !Endpoint.IsUnixSocket) return null;
+        var places = new (SharedBuffer, int, int)[memories.Count];
+        for (int i = 0; i < memories.Count; i++)
+        {
+            if (!SharedBuffer.TryLocate(memories[i], out var buffer, out int offset)) return null;
+            places[i] = (buffer, offset, memories[i].Length);
+        }
+        return places;
     }
 
     /// <summary>The data socket when there is one, else gRPC; <paramref name="destination"/> gives where value i of a length goes (null: drop it).</summary>

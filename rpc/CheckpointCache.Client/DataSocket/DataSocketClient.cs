@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
+using CheckpointCache.Client.SharedMemory;
 using CheckpointCache.Rpc.Kv.V1;
 using Google.Protobuf;
 using Grpc.Core;
@@ -78,15 +79,137 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
             return (IReadOnlyList<KeyResult>)results;
         });
 
+    /// <summary>
+    /// BatchGet into shared buffers: value i goes to <paramref name="places"/>[i] (a slice of a <see cref="SharedBuffer"/>),
+    /// written there by the node; no value byte crosses the socket. A value longer than its place is OUT_OF_RANGE.
+    /// </summary>
+    public async Task<IReadOnlyList<FillResult>> GetSharedAsync(NamespaceRef ns, IReadOnlyList<ReadOnlyMemory<byte>> keys,
+        IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, TimeSpan timeout, CancellationToken cancellationToken)
+        => await CallAsync(timeout, cancellationToken, async (wire, ct) =>
+        {
+            var ids = await RegisterAllAsync(wire, places, ct);
+            await WriteHeaderAsync(wire, DataWire.OpGetShared, ns, keys.Count, ct);
+            for (int i = 0; i < keys.Count; i++)
+            {
+                await wire.EnsureRoomAsync(22 + keys[i].Length, ct);
+                wire.WriteShortBytes(keys[i].Span);
+                wire.WriteUInt32(ids[i]);
+                wire.WriteUInt64((ulong)places[i].Offset);
+                wire.WriteUInt64((ulong)places[i].Length);
+            }
+            await wire.FlushAsync(ct);
+            int count = await ReadResponseHeaderAsync(wire, keys.Count, ct);
+            var results = new FillResult[count];
+            for (int i = 0; i < count; i++)
+            {
+                var code = (StatusCode)await wire.ReadUInt32Async(ct);
+                var tier = (Tier)await wire.ReadByteAsync(ct);
+                var message = await wire.ReadStringAsync(ct);
+                ulong length = await wire.ReadUInt64Async(ct);
+                if (code == StatusCode.OK && length > (ulong)places[i].Length) throw new IOException($"item {i}: the node reports {length} bytes written into a {places[i].Length}-byte place");
+                results[i] = code == StatusCode.OK ? new FillResult(i, code, "", tier, (long)length) : new FillResult(i, code, message, Tier.None, 0);
+            }
+            return (IReadOnlyList<FillResult>)results;
+        });
+
+    /// <summary>BatchPut of values that lie in shared buffers: the node reads each from there; only keys and places cross the socket.</summary>
+    public async Task<IReadOnlyList<KeyResult>> PutSharedAsync(NamespaceRef ns, IReadOnlyList<ReadOnlyMemory<byte>> keys,
+        IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, TimeSpan timeout, CancellationToken cancellationToken)
+        => await CallAsync(timeout, cancellationToken, async (wire, ct) =>
+        {
+            var ids = await RegisterAllAsync(wire, places, ct);
+            await WriteHeaderAsync(wire, DataWire.OpPutShared, ns, keys.Count, ct);
+            for (int i = 0; i < keys.Count; i++)
+            {
+                await wire.EnsureRoomAsync(22 + keys[i].Length, ct);
+                wire.WriteShortBytes(keys[i].Span);
+                wire.WriteUInt32(ids[i]);
+                wire.WriteUInt64((ulong)places[i].Offset);
+                wire.WriteUInt64((ulong)places[i].Length);
+            }
+            await wire.FlushAsync(ct);
+            int count = await ReadResponseHeaderAsync(wire, keys.Count, ct);
+            var results = new KeyResult[count];
+            for (int i = 0; i < count; i++)
+            {
+                var code = (StatusCode)await wire.ReadUInt32Async(ct);
+                int replicas = (int)await wire.ReadUInt32Async(ct);
+                results[i] = new KeyResult(i, code, await wire.ReadStringAsync(ct), replicas);
+            }
+            return (IReadOnlyList<KeyResult>)results;
+        });
+
+    /// <summary>The node's id of each place's buffer on this connection, registering those it does not know yet.</summary>
+    private static async Task<uint[]> RegisterAllAsync(WireConnection wire, IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, CancellationToken ct)
+    {
+        wire.Registered ??= [];
+        var ids = new uint[places.Count];
+        for (int i = 0; i < places.Count; i++)
+        {
+            var buffer = places[i].Buffer;
+            if (!wire.Registered.TryGetValue(buffer, out uint id))
+            {
+                id = await RegisterAsync(wire, buffer, ct);
+                wire.Registered[buffer] = id;
+            }
+            ids[i] = id;
+        }
+        return ids;
+    }
+
+    /// <summary>Registration (docs/api.md, "Shared buffers"): the size, the node's go-ahead, one byte carrying the memfd, the id.</summary>
+    private static async Task<uint> RegisterAsync(WireConnection wire, SharedBuffer buffer, CancellationToken ct)
+    {
+        await wire.EnsureRoomAsync(DataWire.RequestHeaderBytes + 8, ct);
+        await wire.WriteRequestHeaderAsync(DataWire.OpRegisterBuffer, [], 0, ct);
+        wire.WriteUInt64((ulong)buffer.Length);
+        await wire.FlushAsync(ct);
+        try
+        {
+            await ReadStatusAsync(wire, ct);
+            await Task.Run(() => LinuxMemory.SendDescriptor((int)wire.Socket.Handle, buffer.Descriptor, 10_000), ct);
+            await ReadStatusAsync(wire, ct);
+        }
+        catch (RpcException e)
+        {
+            throw new SharedBufferRefusedException(e);
+        }
+        return await wire.ReadUInt32Async(ct);
+    }
+
+    private static async Task ReadStatusAsync(WireConnection wire, CancellationToken ct)
+    {
+        if (await wire.ReadUInt32Async(ct) != DataWire.ResponseMagic) throw new IOException("the data socket answered with something that is not a CKR1 response");
+        var code = (StatusCode)await wire.ReadUInt32Async(ct);
+        var message = await wire.ReadStringAsync(ct);
+        if (code != StatusCode.OK) throw new RpcException(new Status(code, message));
+    }
+
     /// <summary>An idle connection, or a new one; give it back with <see cref="Return"/>.</summary>
     internal async Task<WireConnection> RentAsync(CancellationToken ct)
-        => _idle.TryTake(out var idle) ? idle : await WireConnection.ConnectAsync(path, ct);
+    {
+        while (_idle.TryTake(out var idle))
+        {
+            if (!HoldsDisposedBuffer(idle)) return idle;
+            idle.Dispose();
+        }
+        return await WireConnection.ConnectAsync(path, ct);
+    }
 
     /// <summary>Keeps a connection that finished its call cleanly for the next one; closes any other.</summary>
     internal void Return(WireConnection wire, bool reusable)
     {
-        if (reusable && _idle.Count < maxIdleConnections) _idle.Add(wire);
+        // Closing a connection is what makes the node unmap the buffers it registered.
+        if (reusable && _idle.Count < maxIdleConnections && !HoldsDisposedBuffer(wire)) _idle.Add(wire);
         else wire.Dispose();
+    }
+
+    private static bool HoldsDisposedBuffer(WireConnection wire)
+    {
+        if (wire.Registered is not { Count: > 0 } registered) return false;
+        foreach (var buffer in registered.Keys)
+            if (buffer.IsDisposed) return true;
+        return false;
     }
 
     private async Task<T> CallAsync<T>(TimeSpan timeout, CancellationToken cancellationToken, Func<WireConnection, CancellationToken, Task<T>> call)

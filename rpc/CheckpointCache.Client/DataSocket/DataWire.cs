@@ -22,6 +22,15 @@ public static class DataWire
     /// <summary>Files Read: a session id, an offset and a length; the bytes come back as segments.</summary>
     public const byte OpFileRead = 4;
 
+    /// <summary>Register a shared buffer: its size, then (after the node's go-ahead) one byte carrying its memfd.</summary>
+    public const byte OpRegisterBuffer = 5;
+
+    /// <summary>BatchGet into registered shared buffers: per key, the buffer, offset and room the value goes to.</summary>
+    public const byte OpGetShared = 6;
+
+    /// <summary>BatchPut from registered shared buffers: per item, the buffer, offset and length of the value.</summary>
+    public const byte OpPutShared = 7;
+
     /// <summary>The length that ends a file write's records.</summary>
     public const uint RecordEnd = uint.MaxValue;
 

@@ -22,6 +22,12 @@ public sealed class WireConnection : IDisposable
 
     public Socket Socket => _socket;
 
+    /// <summary>Bytes received and not yet read.</summary>
+    public int Buffered => _inEnd - _inStart;
+
+    /// <summary>Shared buffers this connection registered with the node, and the id the node gave each (client side).</summary>
+    internal Dictionary<SharedMemory.SharedBuffer, uint>? Registered { get; set; }
+
     public static async Task<WireConnection> ConnectAsync(string path, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);

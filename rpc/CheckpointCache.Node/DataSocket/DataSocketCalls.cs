@@ -25,6 +25,7 @@ public sealed class DataSocketCalls(
     ClusterNode cluster,
     PutAdmission admission,
     DataSocketFileCalls files,
+    DataSocketSharedCalls shared,
     NodeLifecycle lifecycle,
     NodeIdentity identity,
     ILogger<DataSocketCalls> logger)
@@ -35,14 +36,14 @@ public sealed class DataSocketCalls(
     private readonly LimitsOptions _limits = limitsOptions.Value;
 
     /// <summary>Serves one call; false when the connection must close (a whole-call failure: the rest of its frames cannot be trusted).</summary>
-    public async Task<bool> ServeAsync(WireConnection wire, CancellationToken ct)
+    internal async Task<bool> ServeAsync(WireConnection wire, SharedRegions regions, CancellationToken ct)
     {
         byte op = 0;
         var started = Stopwatch.GetTimestamp();
         var code = StatusCode.Unknown;
         try
         {
-            code = await ServeCoreAsync(wire, ct, o => op = o);
+            code = await ServeCoreAsync(wire, regions, ct, o => op = o);
             return code == StatusCode.OK;
         }
         finally
@@ -54,14 +55,15 @@ public sealed class DataSocketCalls(
 
     private static string? MethodOf(byte op) => op switch
     {
-        DataWire.OpGet => "BatchGet",
-        DataWire.OpPut => "BatchPut",
+        DataWire.OpGet or DataWire.OpGetShared => "BatchGet",
+        DataWire.OpPut or DataWire.OpPutShared => "BatchPut",
+        DataWire.OpRegisterBuffer => "RegisterBuffer",
         DataWire.OpFileWrite => "Write",
         DataWire.OpFileRead => "Read",
         _ => null,
     };
 
-    private async Task<StatusCode> ServeCoreAsync(WireConnection wire, CancellationToken ct, Action<byte> opSeen)
+    private async Task<StatusCode> ServeCoreAsync(WireConnection wire, SharedRegions regions, CancellationToken ct, Action<byte> opSeen)
     {
         byte op = 0;
         try
@@ -75,7 +77,7 @@ public sealed class DataSocketCalls(
             uint nsLength = await wire.ReadUInt32Async(ct);
             uint count = await wire.ReadUInt32Async(ct);
             if (flags != 0 || reserved != 0) throw new DataCallException(StatusCode.InvalidArgument, "request flags and reserved bytes must be 0");
-            if (MethodOf(op) is null) throw new DataCallException(StatusCode.Unimplemented, $"operation {op} is not served; 1 is BatchGet, 2 is BatchPut, 3 is Files Write, 4 is Files Read");
+            if (MethodOf(op) is null) throw new DataCallException(StatusCode.Unimplemented, $"operation {op} is not served; 1 is BatchGet, 2 is BatchPut, 3 is Files Write, 4 is Files Read, 5 registers a shared buffer, 6 and 7 are BatchGet and BatchPut through shared buffers");
             if (op is DataWire.OpFileWrite or DataWire.OpFileRead)
             {
                 if (nsLength != 0 || count != 0) throw new DataCallException(StatusCode.InvalidArgument, "a files call carries no namespace and no count (both 0)");
@@ -83,14 +85,26 @@ public sealed class DataSocketCalls(
                 await wire.FlushAsync(ct);
                 return status;
             }
+            if (op == DataWire.OpRegisterBuffer)
+            {
+                if (nsLength != 0 || count != 0) throw new DataCallException(StatusCode.InvalidArgument, "a registration carries no namespace and no count (both 0)");
+                await shared.RegisterAsync(wire, regions, ct);
+                await wire.FlushAsync(ct);
+                return StatusCode.OK;
+            }
             if (nsLength > DataWire.MaxNamespaceBytes) throw new DataCallException(StatusCode.InvalidArgument, $"namespace is {nsLength} bytes, over {DataWire.MaxNamespaceBytes}");
             if (count > _limits.MaxBatchKeys)
                 throw new DataCallException(StatusCode.ResourceExhausted, $"{count} keys in one call, over Limits:MaxBatchKeys ({_limits.MaxBatchKeys})");
             var nsBytes = new byte[nsLength];
             await wire.ReadExactAsync(nsBytes, ct);
             var ns = Resolve(nsBytes);
-            if (op == DataWire.OpGet) await GetAsync(wire, ns, (int)count, ct);
-            else await PutAsync(wire, ns, (int)count, ct);
+            switch (op)
+            {
+                case DataWire.OpGet: await GetAsync(wire, ns, (int)count, ct); break;
+                case DataWire.OpPut: await PutAsync(wire, ns, (int)count, ct); break;
+                case DataWire.OpGetShared: await shared.GetAsync(wire, regions, ns, (int)count, ct); break;
+                default: await shared.PutAsync(wire, regions, ns, (int)count, ct); break;
+            }
             await wire.FlushAsync(ct);
             return StatusCode.OK;
         }

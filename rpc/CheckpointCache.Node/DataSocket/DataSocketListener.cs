@@ -90,10 +90,11 @@ public sealed class DataSocketListener(DataSocketEndpoint endpoint, DataSocketCa
     private async Task ServeAsync(WireConnection wire, CancellationToken token)
     {
         await Task.Yield();
+        using var regions = new SharedRegions(limits.Value);
         try
         {
             while (await wire.WaitForFrameAsync(token))
-                if (!await calls.ServeAsync(wire, token)) break;
+                if (!await calls.ServeAsync(wire, regions, token)) break;
         }
         catch (Exception e) when (e is EndOfStreamException or SocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {

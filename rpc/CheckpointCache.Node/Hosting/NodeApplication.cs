@@ -138,6 +138,7 @@ public sealed partial class NodeApplication : IAsyncDisposable
             builder.Services.AddSingleton<PutAdmission>();
             builder.Services.AddSingleton<DataSocket.DataSocketCalls>();
             builder.Services.AddSingleton<DataSocket.DataSocketFileCalls>();
+            builder.Services.AddSingleton<DataSocket.DataSocketSharedCalls>();
             builder.Services.AddHostedService<DataSocket.DataSocketListener>();
             identity.DataSocket = dataSocket.Path;
             builder.Services.AddSingleton(files);

@@ -22,6 +22,12 @@ public sealed class LimitsOptions
     /// <summary>Data-socket connections open at once (each serves one call at a time); more are refused with RESOURCE_EXHAUSTED.</summary>
     public int MaxDataConnections { get; set; } = 256;
 
+    /// <summary>Shared buffers one data-socket connection may register (docs/api.md, "Shared buffers"); the node maps each until the connection closes.</summary>
+    public int MaxSharedBuffers { get; set; } = 64;
+
+    /// <summary>Bytes of shared buffers one data-socket connection may register in all (client memory the node maps, not node memory).</summary>
+    public ByteSize MaxSharedBufferBytes { get; set; } = ByteSize.FromGiB(64);
+
     /// <summary>Most value bytes moved by one BatchPut or BatchGet.</summary>
     public ByteSize MaxBatchBytes { get; set; } = ByteSize.FromGiB(1);
 

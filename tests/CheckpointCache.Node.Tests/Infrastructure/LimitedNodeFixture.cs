@@ -7,6 +7,8 @@ public sealed class LimitedNodeFixture : IAsyncLifetime
     public const int MaxValueBytes = 2 * 1024 * 1024;
     public const int MaxBatchKeys = 8;
     public const int MaxBatchBytes = 4 * 1024 * 1024;
+    public const int MaxSharedBuffers = 3;
+    public const int MaxSharedBufferBytes = 64 * 1024 * 1024;
 
     private TestNode? _node;
 
@@ -19,6 +21,8 @@ public sealed class LimitedNodeFixture : IAsyncLifetime
         s["Limits:MaxBatchKeys"] = MaxBatchKeys.ToString();
         s["Limits:MaxBatchBytes"] = MaxBatchBytes.ToString();
         s["Limits:MaxPinTtl"] = "00:00:30";
+        s["Limits:MaxSharedBuffers"] = MaxSharedBuffers.ToString();
+        s["Limits:MaxSharedBufferBytes"] = MaxSharedBufferBytes.ToString();
     });
 
     public async Task DisposeAsync()

@@ -1,0 +1,193 @@
+using System.ComponentModel;
+using System.Runtime.InteropServices;
+
+namespace CheckpointCache.Client.SharedMemory;
+
+/// <summary>
+/// The Linux calls behind shared buffers: sealed memfds, their mappings, and descriptor passing over a Unix
+/// socket (SCM_RIGHTS), which .NET's Socket does not expose. x86-64 and arm64 share these layouts.
+/// </summary>
+public static unsafe partial class LinuxMemory
+{
+    private const int MfdCloexec = 0x0001;
+    private const int MfdAllowSealing = 0x0002;
+    private const int FAddSeals = 1033;
+    private const int FGetSeals = 1034;
+
+    /// <summary>F_SEAL_SHRINK: nobody can make the file smaller, so a mapping of it can never fault past its end.</summary>
+    public const int SealShrink = 0x0002;
+
+    private const int ProtRead = 0x1, ProtWrite = 0x2, MapShared = 0x01;
+    private const int SolSocket = 1, ScmRights = 1;
+    private const int MsgCmsgCloexec = 0x40000000;
+    private const int MsgNoSignal = 0x4000;
+    private const short PollIn = 0x1, PollOut = 0x4;
+    private const int EAgain = 11, EIntr = 4;
+
+    [LibraryImport("libc", EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MemfdCreate(string name, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
+    private static partial int Ftruncate(int fd, long length);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    private static partial long Lseek(int fd, long offset, int whence);
+
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
+    private static partial int Munmap(nint address, nuint length);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
+    private static partial nint SendMsg(int fd, MessageHeader* message, int flags);
+
+    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
+    private static partial nint RecvMsg(int fd, MessageHeader* message, int flags);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoVector
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MessageHeader
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVector* Vectors;
+        public nuint VectorCount;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Returned;
+    }
+
+    /// <summary>cmsghdr (len, level, type) then one int, padded to 8: CMSG_SPACE(sizeof(int)).</summary>
+    private const int ControlBytes = 24;
+    private const int ControlLengthOneFd = 20;
+
+    private static Win32Exception Failure(string call) => new(Marshal.GetLastPInvokeError(), $"{call}: {Marshal.GetLastPInvokeErrorMessage()}");
+
+    /// <summary>A memfd of <paramref name="bytes"/> bytes sealed against shrinking; the caller owns the descriptor.</summary>
+    public static int CreateSealedMemfd(string name, long bytes)
+    {
+        int fd = MemfdCreate(name, MfdCloexec | MfdAllowSealing);
+        if (fd < 0) throw Failure("memfd_create");
+        try
+        {
+            if (Ftruncate(fd, bytes) != 0) throw Failure("ftruncate");
+            if (Fcntl(fd, FAddSeals, SealShrink) != 0) throw Failure("fcntl(F_ADD_SEALS)");
+            return fd;
+        }
+        catch
+        {
+            Close(fd);
+            throw;
+        }
+    }
+
+    /// <summary>The seals of <paramref name="fd"/>, or -1 when it cannot carry any (not a memfd).</summary>
+    public static int Seals(int fd) => Fcntl(fd, FGetSeals, 0);
+
+    /// <summary>The size of the file behind <paramref name="fd"/>.</summary>
+    public static long SizeOf(int fd)
+    {
+        long size = Lseek(fd, 0, 2);
+        if (size < 0) throw Failure("lseek");
+        return size;
+    }
+
+    /// <summary>Maps <paramref name="bytes"/> of <paramref name="fd"/> shared, readable and writable.</summary>
+    public static nint Map(int fd, long bytes)
+    {
+        nint address = Mmap(0, (nuint)bytes, ProtRead | ProtWrite, MapShared, fd, 0);
+        if (address == -1) throw Failure("mmap");
+        return address;
+    }
+
+    public static void Unmap(nint address, long bytes)
+    {
+        if (Munmap(address, (nuint)bytes) != 0) throw Failure("munmap");
+    }
+
+    /// <summary>Sends one byte carrying <paramref name="descriptor"/> (SCM_RIGHTS) on the connected socket <paramref name="socketFd"/>.</summary>
+    public static void SendDescriptor(int socketFd, int descriptor, int timeoutMs)
+    {
+        byte payload = 0x46;
+        byte* control = stackalloc byte[ControlBytes];
+        new Span<byte>(control, ControlBytes).Clear();
+        *(nuint*)control = ControlLengthOneFd;
+        *(int*)(control + 8) = SolSocket;
+        *(int*)(control + 12) = ScmRights;
+        *(int*)(control + 16) = descriptor;
+        var vector = new IoVector { Base = &payload, Length = 1 };
+        var message = new MessageHeader { Vectors = &vector, VectorCount = 1, Control = control, ControlLength = ControlBytes };
+        long deadline = Environment.TickCount64 + timeoutMs;
+        while (true)
+        {
+            nint sent = SendMsg(socketFd, &message, MsgNoSignal);
+            if (sent == 1) return;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == EIntr) continue;
+            if (errno != EAgain) throw Failure("sendmsg(SCM_RIGHTS)");
+            WaitFor(socketFd, PollOut, deadline);
+        }
+    }
+
+    /// <summary>
+    /// Receives the one byte <see cref="SendDescriptor"/> sends and the descriptor it carries (close-on-exec), or
+    /// -1 when the byte came without one. Waits at most <paramref name="timeoutMs"/>.
+    /// </summary>
+    public static int ReceiveDescriptor(int socketFd, int timeoutMs, CancellationToken cancellationToken)
+    {
+        byte payload = 0;
+        byte* control = stackalloc byte[ControlBytes];
+        long deadline = Environment.TickCount64 + timeoutMs;
+        while (true)
+        {
+            new Span<byte>(control, ControlBytes).Clear();
+            var vector = new IoVector { Base = &payload, Length = 1 };
+            var message = new MessageHeader { Vectors = &vector, VectorCount = 1, Control = control, ControlLength = ControlBytes };
+            nint received = RecvMsg(socketFd, &message, MsgCmsgCloexec);
+            if (received == 0) throw new EndOfStreamException("the data socket closed before the descriptor arrived");
+            if (received == 1)
+            {
+                bool carries = message.ControlLength >= ControlLengthOneFd && *(int*)(control + 8) == SolSocket && *(int*)(control + 12) == ScmRights;
+                return carries ? *(int*)(control + 16) : -1;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == EIntr) continue;
+            if (errno != EAgain) throw Failure("recvmsg(SCM_RIGHTS)");
+            cancellationToken.ThrowIfCancellationRequested();
+            WaitFor(socketFd, PollIn, deadline);
+        }
+    }
+
+    private static void WaitFor(int fd, short events, long deadline)
+    {
+        long left = deadline - Environment.TickCount64;
+        if (left <= 0) throw new TimeoutException("the descriptor did not pass in time");
+        var poll = new PollFd { Fd = fd, Events = events };
+        // Short slices: the caller checks for cancellation between them.
+        if (Poll(&poll, 1, (int)Math.Min(left, 100)) < 0 && Marshal.GetLastPInvokeError() != EIntr) throw Failure("poll");
+    }
+}

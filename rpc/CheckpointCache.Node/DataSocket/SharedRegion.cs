@@ -1,0 +1,45 @@
+using CheckpointCache.Client.SharedMemory;
+
+namespace CheckpointCache.Node.DataSocket;
+
+/// <summary>
+/// A client's shared buffer mapped into the node: a memfd sealed against shrinking, so no write here can fault
+/// past its end whatever the client does to it. Unmapped when the connection that registered it closes.
+/// </summary>
+internal sealed class SharedRegion : IDisposable
+{
+    private readonly MappedMemory _memory;
+    private int _disposed;
+
+    private SharedRegion(nint address, int length) => _memory = new MappedMemory(address, length, this);
+
+    public int Length => _memory.Length;
+
+    public Memory<byte> Memory => _memory.Memory;
+
+    /// <summary>Maps <paramref name="descriptor"/> (taking ownership of it) after checking what the client promised.</summary>
+    public static SharedRegion Map(int descriptor, long declaredBytes)
+    {
+        try
+        {
+            int seals = LinuxMemory.Seals(descriptor);
+            if (seals < 0 || (seals & LinuxMemory.SealShrink) == 0)
+                throw new DataCallException(Grpc.Core.StatusCode.InvalidArgument,
+                    "a shared buffer must be a memfd sealed with F_SEAL_SHRINK, so that the node's writes can never fault past its end");
+            long size = LinuxMemory.SizeOf(descriptor);
+            if (size < declaredBytes)
+                throw new DataCallException(Grpc.Core.StatusCode.InvalidArgument, $"the shared buffer's memfd holds {size} bytes, fewer than the {declaredBytes} declared");
+            return new SharedRegion(LinuxMemory.Map(descriptor, declaredBytes), (int)declaredBytes);
+        }
+        finally
+        {
+            // The mapping keeps the memory; the descriptor itself is no longer needed.
+            LinuxMemory.Close(descriptor);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) LinuxMemory.Unmap(_memory.Address, _memory.Length);
+    }
+}
