@@ -22,6 +22,13 @@ public interface ICacheNamespace
     /// <summary>Reads a whole value; null on a miss (absent, evicted, or failed its checksum).</summary>
     ValueTask<CacheValue?> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Reads a whole value straight into <paramref name="destination"/>: each record is verified where it lies and
+    /// copied once, into the caller's memory (shared with a client, or pinned for a device). Keep the destination
+    /// unread until the call returns.
+    /// </summary>
+    ValueTask<ReadIntoResult> ReadIntoAsync(ReadOnlyMemory<byte> key, Memory<byte> destination, CancellationToken cancellationToken = default);
+
     /// <summary>Opens a value for chunk-wise reading; null on a miss.</summary>
     ValueTask<IObjectReader?> OpenReadAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken = default);
 

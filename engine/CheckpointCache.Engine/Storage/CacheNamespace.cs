@@ -149,13 +149,22 @@ internal sealed class CacheNamespace : ICacheNamespace
         => (int)Math.Min(manifest.ChunkLength, manifest.Length - (long)index * manifest.ChunkLength);
 
     /// <summary>Reads and verifies a root record; corrupt or dangling roots are removed and read as absent.</summary>
-    private async ValueTask<(bool Found, RecordOutput Output, Tier Tier)> ReadRootAsync(byte[] userKey, bool headerOnly, bool promote = false)
+    /// <remarks>
+    /// With a <paramref name="destination"/> (pinned by the caller until this returns), an inline value is copied
+    /// there instead of into a pooled buffer; one that does not fit comes back with <see cref="ReadOutcome.DestinationTooSmall"/>.
+    /// </remarks>
+    private async ValueTask<(bool Found, RecordOutput Output, Tier Tier)> ReadRootAsync(byte[] userKey, bool headerOnly, bool promote = false, nint destination = 0, int capacity = 0)
     {
         var rootKey = RecordKey.Root(userKey);
         (bool found, RecordOutput output, Tier tier) result;
         try
         {
-            result = await Store.ReadAsync(rootKey, new RecordInput { HeaderOnly = headerOnly, Promote = promote }).ConfigureAwait(false);
+            ValueTask<(bool, RecordOutput, Tier)> pending;
+            unsafe
+            {
+                pending = Store.ReadAsync(rootKey, new RecordInput { HeaderOnly = headerOnly, Promote = promote, Destination = (byte*)destination, Capacity = capacity });
+            }
+            result = await pending.ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -164,7 +173,8 @@ internal sealed class CacheNamespace : ICacheNamespace
         }
         var (found, output, tier) = result;
         if (!found) return (false, default, Tier.None);
-        if (output.Outcome != ReadOutcome.Ok || output.Type == RecordType.Chunk)
+        bool tooSmall = output.Outcome == ReadOutcome.DestinationTooSmall && output.Type == RecordType.Inline;
+        if ((output.Outcome != ReadOutcome.Ok && !tooSmall) || output.Type == RecordType.Chunk)
         {
             output.Owned?.Dispose();
             await OnCorruptAsync(userKey, "root record failed verification", null).ConfigureAwait(false);
@@ -212,6 +222,58 @@ internal sealed class CacheNamespace : ICacheNamespace
             throw new ChunkMissingException($"chunk {index} of the value failed verification");
         }
         return tier;
+    }
+
+    public async ValueTask<ReadIntoResult> ReadIntoAsync(ReadOnlyMemory<byte> key, Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        var userKey = ValidateKey(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        bool promote = ShouldPromote(userKey);
+        (bool found, RecordOutput output, Tier tier) root;
+        using (var pin = destination.Pin())
+        {
+            nint address;
+            unsafe { address = (nint)pin.Pointer; }
+            // An inline value lands in the destination during this read; its pin lasts until the read completed.
+            root = await ReadRootAsync(userKey, headerOnly: false, promote, address, destination.Length).ConfigureAwait(false);
+        }
+        var (found, output, tier) = root;
+        if (!found) { Counters.Miss(); return ReadIntoResult.Miss; }
+        if (output.Type == RecordType.Inline)
+        {
+            if (output.Outcome == ReadOutcome.DestinationTooSmall) return new ReadIntoResult(ReadIntoOutcome.TooSmall, output.PayloadLength, tier);
+            Counters.Hit(tier, output.PayloadLength);
+            NoteRead(userKey, tier, promote);
+            return new ReadIntoResult(ReadIntoOutcome.Hit, output.PayloadLength, tier);
+        }
+        var manifest = output.Manifest;
+        if (manifest.Length > destination.Length) return new ReadIntoResult(ReadIntoOutcome.TooSmall, manifest.Length, tier);
+        try
+        {
+            int worst = (int)Tier.Ram;
+            int next = -1;
+            async Task Worker()
+            {
+                for (int i; (i = Interlocked.Increment(ref next)) < manifest.ChunkCount;)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var slice = destination.Slice((int)((long)i * manifest.ChunkLength), LengthOf(manifest, i));
+                    if (await ReadChunkIntoAsync(userKey, manifest, i, slice, promote).ConfigureAwait(false) == Tier.Ssd) Volatile.Write(ref worst, (int)Tier.Ssd);
+                }
+            }
+            var workers = new Task[Math.Min(ChunkReadParallelism, Math.Max(1, manifest.ChunkCount))];
+            for (int w = 0; w < workers.Length; w++) workers[w] = Worker();
+            await Task.WhenAll(workers).ConfigureAwait(false);
+            var valueTier = tier == Tier.Ssd ? Tier.Ssd : (Tier)worst;
+            Counters.Hit(valueTier, manifest.Length);
+            NoteRead(userKey, valueTier, promote);
+            return new ReadIntoResult(ReadIntoOutcome.Hit, manifest.Length, valueTier);
+        }
+        catch (ChunkMissingException)
+        {
+            Counters.Miss();
+            return ReadIntoResult.Miss;
+        }
     }
 
     public async ValueTask<IObjectReader?> OpenReadAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken = default)

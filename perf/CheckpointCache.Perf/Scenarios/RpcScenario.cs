@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using CheckpointCache.Client;
+using CheckpointCache.Client.SharedMemory;
 using CheckpointCache.Engine;
 using CheckpointCache.Engine.Options;
 using CheckpointCache.Node.Hosting;
@@ -26,6 +27,7 @@ public sealed class RpcScenario : IScenario
     private int _batch;
     private ByteSize _workingSet;
     private bool _skipTcp;
+    private HashSet<string> _paths = [];
 
     public string Name => "rpc";
 
@@ -38,6 +40,7 @@ public sealed class RpcScenario : IScenario
         --seconds S           duration of each measured phase (default 3)
         --working-set SIZE    bytes of values per size, kept resident in RAM (default 128MiB)
         --skip-tcp            measure the Unix socket only
+        --paths LIST          only these client paths (uds-shared,uds,uds-grpc,tcp; default all), for profiling one
         """;
 
     public void Configure(ScenarioArgs args)
@@ -48,6 +51,7 @@ public sealed class RpcScenario : IScenario
         _duration = TimeSpan.FromSeconds(args.Double("seconds", 3));
         _workingSet = args.Size("working-set", ByteSize.FromMiB(128));
         _skipTcp = args.Flag("skip-tcp");
+        _paths = args.String("paths", "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
         if (_concurrency.Any(c => c < 1) || _batch < 1) throw new ArgumentException("--concurrency and --batch must be at least 1");
         if (_sizes.Any(s => s.Bytes < 4096 || s.Bytes > 64 * ByteSize.MiB)) throw new ArgumentException("--sizes must be between 4KiB and 64MiB");
     }
@@ -79,10 +83,13 @@ public sealed class RpcScenario : IScenario
         var engine = node.Services.GetRequiredService<ICacheEngine>();
         var endpoints = node.Endpoints.ToDictionary(e => e.StartsWith("unix:", StringComparison.Ordinal) ? "uds" : "tcp");
         // "uds" takes the data socket for values (the client's default on a Unix socket); "uds-grpc" is the same socket with gRPC only.
-        var transports = _skipTcp ? new[] { "uds", "uds-grpc" } : new[] { "uds", "uds-grpc", "tcp" };
+        // "uds-shared" is the same client with values in shared buffers (docs/api.md, "Shared buffers"): the node copies
+        // them between its store and the client's memory, and only the call's framing crosses the socket.
+        var transports = _skipTcp ? new[] { "uds-shared", "uds", "uds-grpc" } : new[] { "uds-shared", "uds", "uds-grpc", "tcp" };
         var clients = transports.ToDictionary(t => t, t => t == "uds-grpc"
             ? CacheClient.Connect(endpoints["uds"], new CacheClientOptions { UseDataSocket = false })
-            : CacheClient.Connect(endpoints[t]));
+            : CacheClient.Connect(endpoints[t == "uds-shared" ? "uds" : t]));
+        if (_paths.Count > 0) transports = transports.Where(_paths.Contains).ToArray();
         var ns = await clients["uds"].DeclareNamespaceAsync(new NamespaceDescriptor { Model = "perf/rpc", Dtype = "bfloat16", TpSize = 1, TokensPerBlock = 16 }, cancellationToken: cancellationToken);
         var store = engine.GetNamespace("kv");
 
@@ -95,6 +102,16 @@ public sealed class RpcScenario : IScenario
                 int keys = Math.Max(_batch * _concurrency.Max(), (int)(_workingSet.Bytes / length));
                 var pattern = ValuePattern.NewBuffer(length);
                 var buffersPool = new System.Collections.Concurrent.ConcurrentBag<byte[]>();
+                // One shared buffer per value in flight, reused across calls (as an inference server's pinned pool).
+                var sharedPool = new System.Collections.Concurrent.ConcurrentBag<SharedBuffer>();
+                var sharedAll = new System.Collections.Concurrent.ConcurrentBag<SharedBuffer>();
+                SharedBuffer RentShared()
+                {
+                    if (sharedPool.TryTake(out var b)) return b;
+                    b = SharedBuffer.Allocate(length, "perf-rpc");
+                    sharedAll.Add(b);
+                    return b;
+                }
                 foreach (int concurrency in _concurrency)
                 {
                     foreach (var transport in transports)
@@ -103,6 +120,25 @@ public sealed class RpcScenario : IScenario
                         context.Progress($"{transport} put {size} x{concurrency}");
                         var put = await MeasureAsync(concurrency, keys, async (ids, ct) =>
                         {
+                            if (transport == "uds-shared")
+                            {
+                                var shared = ids.Select(_ => RentShared()).ToArray();
+                                try
+                                {
+                                    for (int i = 0; i < ids.Length; i++)
+                                    {
+                                        pattern.CopyTo(shared[i].Memory.Span);
+                                        ValuePattern.Stamp(shared[i].Memory.Span, ids[i]);
+                                    }
+                                    var rs = await client.BatchPutAsync(ns, ids.Select((id, i) => new KvItem(ValuePattern.Key(id), shared[i].Memory)).ToList(), ct);
+                                    if (rs.Any(x => !x.Ok)) result.Failures.Add($"{transport} put failed: {rs.First(x => !x.Ok).Message}");
+                                    return 0;
+                                }
+                                finally
+                                {
+                                    foreach (var b in shared) sharedPool.Add(b);
+                                }
+                            }
                             var items = ids.Select(id => { var b = pattern.ToArray(); ValuePattern.Stamp(b, id); return new KvItem(ValuePattern.Key(id), b); }).ToList();
                             var r = await client.BatchPutAsync(ns, items, ct);
                             if (r.Any(x => !x.Ok)) result.Failures.Add($"{transport} put failed: {r.First(x => !x.Ok).Message}");
@@ -120,14 +156,17 @@ public sealed class RpcScenario : IScenario
                         // Into buffers reused across calls, as an inference server loads into its own (pinned) memory.
                         var get = await MeasureAsync(concurrency, keys, async (ids, ct) =>
                         {
-                            var buffers = Enumerable.Range(0, ids.Length).Select(_ => buffersPool.TryTake(out var b) ? b : new byte[length]).ToArray();
+                            bool useShared = transport == "uds-shared";
+                            var shared = useShared ? ids.Select(_ => RentShared()).ToArray() : [];
+                            var buffers = useShared ? [] : Enumerable.Range(0, ids.Length).Select(_ => buffersPool.TryTake(out var b) ? b : new byte[length]).ToArray();
+                            var targets = useShared ? shared.Select(b => b.Memory).ToList() : buffers.Select(b => (Memory<byte>)b).ToList();
                             try
                             {
-                                var got = await client.BatchGetIntoAsync(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), buffers.Select(b => (Memory<byte>)b).ToList(), ct);
+                                var got = await client.BatchGetIntoAsync(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), targets, ct);
                                 int ram = 0;
                                 for (int i = 0; i < got.Count; i++)
                                 {
-                                    if (!got[i].Hit || got[i].Length != length || !ValuePattern.Verify(buffers[i], ids[i], length)) result.Failures.Add($"{transport} get of {ids[i]} returned wrong bytes or a miss ({got[i].Message})");
+                                    if (!got[i].Hit || got[i].Length != length || !ValuePattern.Verify(targets[i].Span, ids[i], length)) result.Failures.Add($"{transport} get of {ids[i]} returned wrong bytes or a miss ({got[i].Message})");
                                     if (got[i].Tier == CheckpointCache.Rpc.Kv.V1.Tier.Ram) ram++;
                                 }
                                 return ram;
@@ -135,25 +174,29 @@ public sealed class RpcScenario : IScenario
                             finally
                             {
                                 foreach (var b in buffers) buffersPool.Add(b);
+                                foreach (var b in shared) sharedPool.Add(b);
                             }
                         }, cancellationToken);
                         Report(result, transport, "get", size, concurrency, get.Load, get.RamHits);
                     }
 
-                    // The same over the data socket, each value in a new array (BatchGetAsync): what allocation costs.
-                    context.Progress($"uds get (new arrays) {size} x{concurrency}");
-                    var allocating = await MeasureAsync(concurrency, keys, async (ids, ct) =>
+                    if (_paths.Count == 0 || _paths.Contains("uds-new-arrays"))
                     {
-                        var got = await clients["uds"].BatchGetAsync(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), ct);
-                        int ram = 0;
-                        for (int i = 0; i < got.Count; i++)
+                        // The same over the data socket, each value in a new array (BatchGetAsync): what allocation costs.
+                        context.Progress($"uds get (new arrays) {size} x{concurrency}");
+                        var allocating = await MeasureAsync(concurrency, keys, async (ids, ct) =>
                         {
-                            if (!got[i].Hit || !ValuePattern.Verify(got[i].Value, ids[i], length)) result.Failures.Add($"uds get of {ids[i]} returned wrong bytes or a miss ({got[i].Message})");
-                            if (got[i].Tier == CheckpointCache.Rpc.Kv.V1.Tier.Ram) ram++;
-                        }
-                        return ram;
-                    }, cancellationToken);
-                    Report(result, "uds-new-arrays", "get", size, concurrency, allocating.Load, allocating.RamHits);
+                            var got = await clients["uds"].BatchGetAsync(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), ct);
+                            int ram = 0;
+                            for (int i = 0; i < got.Count; i++)
+                            {
+                                if (!got[i].Hit || !ValuePattern.Verify(got[i].Value, ids[i], length)) result.Failures.Add($"uds get of {ids[i]} returned wrong bytes or a miss ({got[i].Message})");
+                                if (got[i].Tier == CheckpointCache.Rpc.Kv.V1.Tier.Ram) ram++;
+                            }
+                            return ram;
+                        }, cancellationToken);
+                        Report(result, "uds-new-arrays", "get", size, concurrency, allocating.Load, allocating.RamHits);
+                    }
                     buffersPool.Clear();
 
                     context.Progress($"in-process get {size} x{concurrency}");
@@ -172,12 +215,14 @@ public sealed class RpcScenario : IScenario
 
                     foreach (var transport in transports)
                     {
-                        if (transport == "uds-grpc") continue;
+                        if (transport is "uds-grpc" or "uds-shared") continue;
                         context.Progress($"socket copy ({transport}) {size} x{concurrency}");
                         var copy = await socketCopy.MeasureAsync(transport, concurrency, length * _batch, _duration, cancellationToken);
                         Report(result, "socket-copy-" + transport, "get", size, concurrency, copy, null);
                     }
                 }
+                // Closing the shared client's idle connections lets the node unmap them too.
+                foreach (var b in sharedAll) b.Dispose();
             }
         }
         finally
@@ -190,7 +235,11 @@ public sealed class RpcScenario : IScenario
         const long OneMiB = ByteSize.MiB;
         if (_sizes.Any(s => s.Bytes == OneMiB) && _concurrency.Contains(4))
         {
-            result.Ratios["uds_get_vs_inprocess"] = Mbs("uds", OneMiB, 4) / Mbs("in-process", OneMiB, 4);
+            // The client's best path over the Unix socket: values in shared buffers, the socket carrying only the calls.
+            result.Ratios["uds_get_vs_inprocess"] = Mbs("uds-shared", OneMiB, 4) / Mbs("in-process", OneMiB, 4);
+            result.Ratios["uds_shared_get_vs_socket_copy"] = Mbs("uds-shared", OneMiB, 4) / Mbs("socket-copy-uds", OneMiB, 4);
+            // Values through the socket itself (caller memory that is not shared).
+            result.Ratios["uds_socket_get_vs_inprocess"] = Mbs("uds", OneMiB, 4) / Mbs("in-process", OneMiB, 4);
             result.Ratios["uds_get_vs_socket_copy"] = Mbs("uds", OneMiB, 4) / Mbs("socket-copy-uds", OneMiB, 4);
             result.Ratios["uds_grpc_get_vs_inprocess"] = Mbs("uds-grpc", OneMiB, 4) / Mbs("in-process", OneMiB, 4);
             result.Ratios["uds_get_vs_uds_grpc"] = Mbs("uds", OneMiB, 4) / Mbs("uds-grpc", OneMiB, 4);

@@ -167,7 +167,8 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
         try
         {
             await ReadStatusAsync(wire, ct);
-            await Task.Run(() => LinuxMemory.SendDescriptor((int)wire.Socket.Handle, buffer.Descriptor, 10_000), ct);
+            // Nothing else is in flight on this connection, so the socket has room and the send does not wait.
+            LinuxMemory.SendDescriptor((int)wire.Socket.Handle, buffer.Descriptor, 10_000);
             await ReadStatusAsync(wire, ct);
         }
         catch (RpcException e)

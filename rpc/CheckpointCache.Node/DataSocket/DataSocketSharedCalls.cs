@@ -42,14 +42,21 @@ public sealed class DataSocketSharedCalls(
         wire.WriteString("");
         await wire.FlushAsync(ct);
         int descriptor;
-        try
+        using (var wait = CancellationTokenSource.CreateLinkedTokenSource(ct))
         {
-            descriptor = LinuxMemory.ReceiveDescriptor((int)wire.Socket.Handle, DescriptorWaitMs, ct);
+            // Wait without holding a thread: peeking leaves the byte, and the descriptor attached to it, in the socket.
+            wait.CancelAfter(DescriptorWaitMs);
+            try
+            {
+                if (await wire.Socket.ReceiveAsync(new byte[1], System.Net.Sockets.SocketFlags.Peek, wait.Token) == 0)
+                    throw new EndOfStreamException("the data socket closed before the descriptor arrived");
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new DataCallException(StatusCode.DeadlineExceeded, $"no descriptor arrived within {DescriptorWaitMs} ms of the go-ahead");
+            }
         }
-        catch (TimeoutException)
-        {
-            throw new DataCallException(StatusCode.DeadlineExceeded, $"no descriptor arrived within {DescriptorWaitMs} ms of the go-ahead");
-        }
+        descriptor = LinuxMemory.ReceiveDescriptor((int)wire.Socket.Handle, DescriptorWaitMs, ct);
         if (descriptor < 0) throw new DataCallException(StatusCode.InvalidArgument, "the registration's byte carried no descriptor (SCM_RIGHTS)");
         var region = SharedRegion.Map(descriptor, (long)bytes);
         uint id = regions.Add(region);
@@ -86,54 +93,30 @@ public sealed class DataSocketSharedCalls(
                 continue;
             }
             var started = Stopwatch.GetTimestamp();
-            using var reader = await ns.Store.OpenReadAsync(ns.EngineKey(keys[i]), ct);
-            if (reader is null)
+            // Straight from the store's records into the client's memory: one copy, verified before it is made.
+            var read = await ns.Store.ReadIntoAsync(ns.EngineKey(keys[i]), destination, ct);
+            switch (read.Outcome)
             {
-                metrics.Miss(ns.Declared);
-                Item(wire, StatusCode.NotFound, Rpc.Kv.V1.Tier.None, $"key {i} is not cached", 0);
-                continue;
+                case ReadIntoOutcome.Miss:
+                    metrics.Miss(ns.Declared);
+                    Item(wire, StatusCode.NotFound, Rpc.Kv.V1.Tier.None, $"key {i} is not cached", 0);
+                    continue;
+                case ReadIntoOutcome.TooSmall:
+                    metrics.ItemError(ns.Declared.Store, "get", StatusCode.OutOfRange);
+                    Item(wire, StatusCode.OutOfRange, Rpc.Kv.V1.Tier.None, $"key {i}: its value is {read.Length} bytes, its destination holds {destination.Length}", 0);
+                    continue;
             }
-            if (reader.Length > destination.Length)
-            {
-                metrics.ItemError(ns.Declared.Store, "get", StatusCode.OutOfRange);
-                Item(wire, StatusCode.OutOfRange, Rpc.Kv.V1.Tier.None, $"key {i}: its value is {reader.Length} bytes, its destination holds {destination.Length}", 0);
-                continue;
-            }
-            if (reader.Length > _limits.MaxBatchBytes.Bytes - sent)
+            if (read.Length > _limits.MaxBatchBytes.Bytes - sent)
             {
                 metrics.ItemError(ns.Declared.Store, "get", StatusCode.ResourceExhausted);
                 Item(wire, StatusCode.ResourceExhausted, Rpc.Kv.V1.Tier.None,
-                    $"key {i}: its {reader.Length} bytes would bring the call over Limits:MaxBatchBytes ({_limits.MaxBatchBytes}); ask for it in another call", 0);
+                    $"key {i}: its {read.Length} bytes would bring the call over Limits:MaxBatchBytes ({_limits.MaxBatchBytes}); ask for it in another call", 0);
                 continue;
             }
-            string? lost = await CopyAsync(reader, destination, i, ct);
-            if (lost is null)
-            {
-                sent += reader.Length;
-                Item(wire, StatusCode.OK, KvCacheService.ToProto(reader.Tier), "", (ulong)reader.Length);
-            }
-            else Item(wire, StatusCode.NotFound, Rpc.Kv.V1.Tier.None, lost, 0);
-            metrics.Served(ns.Declared, lost is null, reader, started);
+            sent += read.Length;
+            metrics.Hit(ns.Declared, read.Tier, read.Length, Stopwatch.GetElapsedTime(started));
+            Item(wire, StatusCode.OK, KvCacheService.ToProto(read.Tier), "", (ulong)read.Length);
         }
-    }
-
-    /// <summary>Reads every chunk straight into the client's memory; the reason when one is gone (what was written is then garbage to the client).</summary>
-    private async ValueTask<string?> CopyAsync(IObjectReader reader, Memory<byte> destination, int index, CancellationToken ct)
-    {
-        int filled = 0;
-        for (int c = 0; c < reader.ChunkCount && reader.Length > 0; c++)
-        {
-            try
-            {
-                filled += await reader.ReadChunkAsync(c, destination[filled..], ct);
-            }
-            catch (ChunkMissingException e)
-            {
-                logger.LogWarning("Value {Index} lost chunk {Chunk} of {Chunks} while being read: {Reason}", index, c, reader.ChunkCount, e.Message);
-                return $"key {index}: value is no longer cached ({e.Message})";
-            }
-        }
-        return filled == reader.Length ? null : $"key {index}: {filled} of its {reader.Length} bytes could be read";
     }
 
     private static void Item(WireConnection wire, StatusCode code, Rpc.Kv.V1.Tier tier, string message, ulong length)

@@ -35,6 +35,7 @@ public sealed class VanishingChunksEngine(ICacheEngine inner) : ICacheEngine
         public ValueTask PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) => inner.PutAsync(key, value, cancellationToken);
         public IObjectWriter BeginPut(ReadOnlyMemory<byte> key, long length) => inner.BeginPut(key, length);
         public ValueTask<CacheValue?> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken = default) => inner.GetAsync(key, cancellationToken);
+        public ValueTask<ReadIntoResult> ReadIntoAsync(ReadOnlyMemory<byte> key, Memory<byte> destination, CancellationToken cancellationToken = default) => inner.ReadIntoAsync(key, destination, cancellationToken);
         public ValueTask<Tier> ExistsAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken = default) => inner.ExistsAsync(key, cancellationToken);
         public ValueTask<bool> DeleteAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken = default) => inner.DeleteAsync(key, cancellationToken);
         public void Pin(ReadOnlyMemory<byte> key, DateTimeOffset until) => inner.Pin(key, until);
