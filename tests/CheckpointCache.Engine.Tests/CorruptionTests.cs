@@ -21,22 +21,8 @@ public sealed class CorruptionTests : IDisposable
         }
 
         // Flip one byte in the payload of every fourth value, found by searching the segment files for it.
-        var segments = Directory.GetFiles(Path.Combine(_folder.Path, "kv", "log"));
-        Assert.NotEmpty(segments);
-        var damaged = new HashSet<int>();
-        foreach (var segment in segments)
-        {
-            var bytes = File.ReadAllBytes(segment);
-            for (int i = 0; i < count; i += 4)
-            {
-                var probe = TestOptions.Value(i, sizes[i % 3]).AsSpan(1000, 64);
-                int at = bytes.AsSpan().IndexOf(probe);
-                if (at < 0) continue;
-                bytes[at + 10] ^= 0x5A;
-                damaged.Add(i);
-            }
-            File.WriteAllBytes(segment, bytes);
-        }
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(_folder.Path, "kv", "log")));
+        var damaged = SegmentDamage.FlipValues(Path.Combine(_folder.Path, "kv", "log"), count, i => i % 4 == 0, i => TestOptions.Value(i, sizes[i % 3]));
         Assert.True(damaged.Count >= 10, $"only {damaged.Count} values were found on disk to damage");
 
         await using (var engine = await CacheEngine.OpenAsync(options))

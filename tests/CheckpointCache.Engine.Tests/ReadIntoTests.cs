@@ -68,19 +68,7 @@ public sealed class ReadIntoTests : IDisposable
             await ns.CommitAsync();
         }
 
-        var damaged = new HashSet<int>();
-        foreach (var segment in Directory.GetFiles(Path.Combine(_folder.Path, "kv", "log")))
-        {
-            var bytes = File.ReadAllBytes(segment);
-            for (int i = 0; i < count; i += 3)
-            {
-                int at = bytes.AsSpan().IndexOf(TestOptions.Value(i, sizes[i % 2]).AsSpan(1000, 64));
-                if (at < 0) continue;
-                bytes[at + 10] ^= 0x5A;
-                damaged.Add(i);
-            }
-            File.WriteAllBytes(segment, bytes);
-        }
+        var damaged = SegmentDamage.FlipValues(Path.Combine(_folder.Path, "kv", "log"), count, i => i % 3 == 0, i => TestOptions.Value(i, sizes[i % 2]));
         Assert.True(damaged.Count >= 4, $"only {damaged.Count} values were found on disk to damage");
 
         await using (var engine = await CacheEngine.OpenAsync(options))
