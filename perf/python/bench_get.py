@@ -61,7 +61,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=8, help="timed passes over all blocks")
     ap.add_argument("--warmup-rounds", type=int, default=2)
     ap.add_argument("--frame-bytes", type=int, default=MIB)
-    ap.add_argument("--mode", choices=["into", "alloc"], default="into")
+    ap.add_argument("--mode", choices=["into", "alloc", "shared"], default="into",
+                    help="into: numpy buffers; alloc: the client's buffers; shared: rows of a SharedBuffer")
     ap.add_argument("--populate", action="store_true", help="write the blocks first")
     ap.add_argument("--verify", action="store_true", help="compare every block read (slow)")
     ap.add_argument("--timeout", type=float, default=120.0)
@@ -80,7 +81,12 @@ def main(argv=None):
                 if bad:
                     raise SystemExit("put failed: %s" % bad[:3])
 
-        dest = np.empty((args.batch, args.block_bytes), dtype=np.uint8)
+        shared = c.shared_buffer(args.batch * args.block_bytes, "perf-python") if args.mode == "shared" else None
+        if shared is not None:
+            # Rows of shared memory: the node writes values into them directly.
+            dest = np.frombuffer(shared.buffer, dtype=np.uint8).reshape(args.batch, args.block_bytes)
+        else:
+            dest = np.empty((args.batch, args.block_bytes), dtype=np.uint8)
         rows = [dest[i] for i in range(args.batch)]
         lat = []
         total_bytes = 0
@@ -96,7 +102,7 @@ def main(argv=None):
                 idx = list(range(s, min(args.blocks, s + args.batch)))
                 t0 = time.perf_counter()
                 res = c.batch_get(ns, [key(i) for i in idx],
-                                  out=rows[:len(idx)] if args.mode == "into" else None)
+                                  out=rows[:len(idx)] if args.mode != "alloc" else None)
                 lat.append(time.perf_counter() - t0)
                 for i, r in zip(idx, res):
                     if r.ok:

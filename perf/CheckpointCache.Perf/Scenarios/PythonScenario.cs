@@ -106,16 +106,23 @@ public sealed class PythonScenario : IScenario
         }
 
         var dotnet = new List<double>();
+        var dotnetShared = new List<double>();
         var pyInto = new List<double>();
         var pyAlloc = new List<double>();
+        var pyShared = new List<double>();
+        const string DotnetSharedName = ".NET (BatchGetIntoAsync into shared buffers)", PythonSharedName = "Python (batch_get into shared buffers)";
         for (int run = 1; run <= _repeats; run++)
         {
             context.Progress($"run {run}/{_repeats}: .NET client");
-            var d = await RunDotnetAsync(client, ns, keys, ct);
+            var d = await RunDotnetAsync(client, ns, keys, shared: false, ct);
             dotnet.Add(d.Gbps);
             AddRow(result, ".NET (CacheClient.BatchGetIntoAsync)", run, d.Gbps, d.Latency.P50Ms, d.Latency.P99Ms, d.Latency.Count, d.Bytes);
+            context.Progress($"run {run}/{_repeats}: .NET client, shared buffers");
+            var ds = await RunDotnetAsync(client, ns, keys, shared: true, ct);
+            dotnetShared.Add(ds.Gbps);
+            AddRow(result, DotnetSharedName, run, ds.Gbps, ds.Latency.P50Ms, ds.Latency.P99Ms, ds.Latency.Count, ds.Bytes);
 
-            foreach (var mode in new[] { "into", "alloc" })
+            foreach (var mode in new[] { "into", "alloc", "shared" })
             {
                 context.Progress($"run {run}/{_repeats}: Python client, {mode}");
                 var py = await RunPythonAsync(context, script, node.Endpoint, mode, _rounds, _warmup, verify: false, ct);
@@ -126,8 +133,8 @@ public sealed class PythonScenario : IScenario
                 }
                 var j = py.Json.Value;
                 double gbps = j.GetProperty("gbps").GetDouble();
-                (mode == "into" ? pyInto : pyAlloc).Add(gbps);
-                AddRow(result, mode == "into" ? "Python (batch_get into numpy buffers)" : "Python (batch_get, client buffers)", run, gbps,
+                (mode switch { "into" => pyInto, "alloc" => pyAlloc, _ => pyShared }).Add(gbps);
+                AddRow(result, mode switch { "into" => "Python (batch_get into numpy buffers)", "alloc" => "Python (batch_get, client buffers)", _ => PythonSharedName }, run, gbps,
                     j.GetProperty("p50_ms").GetDouble(), j.GetProperty("p99_ms").GetDouble(), j.GetProperty("calls").GetInt64(), j.GetProperty("bytes").GetInt64());
             }
         }
@@ -145,6 +152,15 @@ public sealed class PythonScenario : IScenario
             double m = Median(pyAlloc);
             AddMedian(result, "Python (batch_get, client buffers)", m);
             result.Ratios["python_alloc_get_vs_dotnet_get"] = dMed > 0 ? m / dMed : 0;
+        }
+        double dsMed = Median(dotnetShared);
+        AddMedian(result, DotnetSharedName, dsMed);
+        if (pyShared.Count > 0)
+        {
+            double m = Median(pyShared);
+            AddMedian(result, PythonSharedName, m);
+            result.Ratios["python_shared_get_vs_dotnet_shared_get"] = dsMed > 0 ? m / dsMed : 0;
+            result.Ratios["python_shared_get_vs_dotnet_get"] = dMed > 0 ? m / dMed : 0;
         }
         result.Notes.Add($"{_blocks} blocks of {_blockBytes}, {_batch} keys per BatchGet, frames of {_frameBytes}, {_rounds} timed rounds after {_warmup} warm-up rounds per run, {_repeats} alternating runs; GB/s = 1e9 value bytes per second; ratios use medians");
         result.Notes.Add("python_get_vs_dotnet_get uses the Python client writing into caller-provided numpy buffers (the inference-server path); the .NET client allocates a new array per value");
@@ -175,13 +191,17 @@ public sealed class PythonScenario : IScenario
 
     private sealed record DotnetRun(double Gbps, long Bytes, LatencySummary Latency);
 
-    private async Task<DotnetRun> RunDotnetAsync(CacheClient client, KvNamespace ns, ReadOnlyMemory<byte>[] keys, CancellationToken ct)
+    private async Task<DotnetRun> RunDotnetAsync(CacheClient client, KvNamespace ns, ReadOnlyMemory<byte>[] keys, bool shared, CancellationToken ct)
     {
         var latency = new LatencyRecorder(1);
         long bytes = 0;
         var sw = new Stopwatch();
-        // Reused destination buffers, as the Python client's "into" mode fills its numpy buffers.
-        var destinations = Enumerable.Range(0, _batch).Select(_ => (Memory<byte>)new byte[_blockBytes.Bytes]).ToArray();
+        // Reused destination buffers, as the Python client's "into" mode fills its numpy buffers; or rows of one
+        // shared buffer, which the node writes into directly (docs/api.md, "Shared buffers").
+        int blockBytes = (int)_blockBytes.Bytes;
+        using var sharedBuffer = shared ? CacheClient.AllocateSharedBuffer(checked(_batch * blockBytes), "perf-python") : null;
+        var destinations = Enumerable.Range(0, _batch)
+            .Select(i => sharedBuffer is null ? (Memory<byte>)new byte[blockBytes] : sharedBuffer.Memory.Slice(i * blockBytes, blockBytes)).ToArray();
         for (int round = 0; round < _warmup + _rounds; round++)
         {
             bool timed = round >= _warmup;

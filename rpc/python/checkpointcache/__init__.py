@@ -13,6 +13,7 @@ from ._common import (
     DEFAULT_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_META_TIMEOUT, DEFAULT_RECONNECT_WAIT,
     DEFAULT_TIMEOUT, GetResult, KeyStatus, LookupResult, NamespaceRef, Tier, byte_view,
 )
+from ._shared import SharedBuffer
 from .client import CacheClient
 from .errors import (
     CacheError, CacheInvalidArgument, CacheNotFound, CacheProtocolError, CacheResourceExhausted,
@@ -32,7 +33,7 @@ def __getattr__(name):
 __version__ = "0.1.0"
 
 __all__ = [
-    "CacheClient", "AsyncCacheClient", "NamespaceDescriptor", "NamespaceRef", "Tier",
+    "CacheClient", "AsyncCacheClient", "SharedBuffer", "NamespaceDescriptor", "NamespaceRef", "Tier",
     "GetResult", "KeyStatus", "LookupResult", "CacheError", "CacheUnavailable", "CacheTimeout",
     "CacheInvalidArgument", "CacheResourceExhausted", "CacheNotFound", "CacheProtocolError",
     "KEY_SPEC_VERSION", "namespace_id", "block_keys", "byte_view",

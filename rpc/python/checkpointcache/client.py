@@ -13,11 +13,12 @@ from . import _codec
 from ._common import (
     DEFAULT_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_META_TIMEOUT, DEFAULT_RECONNECT_WAIT,
     DEFAULT_TIMEOUT, FALLBACK_MAX_BATCH_BYTES, FALLBACK_MAX_BATCH_KEYS, KV_SERVICE, NODE_SERVICE,
-    GetAssembler, GetPlan, GetResult, KeyStatus, LookupResult, NamespaceRef, Tier, as_key,
+    GetAssembler, GetPlan, GetResult, KeyStatus, LookupResult, NamespaceRef, Tier, as_key, byte_view,
     channel_options, key_chunks, merge_lookup, normalize_target, ns_proto, prepare_items,
     put_chunks, put_frames, put_results,
 )
-from ._datasocket import DataSocket, DataSocketBroken
+from ._datasocket import DataSocket, DataSocketBroken, SharedBufferRefused
+from ._shared import SharedBuffer, locate
 from ._proto import kv_pb2, node_pb2
 from .errors import CacheError, CacheUnavailable, from_rpc_error
 from .keyspec import NamespaceDescriptor
@@ -227,6 +228,13 @@ class CacheClient:
 
     # -- KV API ----------------------------------------------------------------------------------
 
+    @staticmethod
+    def shared_buffer(nbytes: int, name: str = "checkpointcache-shared") -> SharedBuffer:
+        """Memory the node writes values into and reads values from directly (docs/api.md, "Shared
+        buffers"): ``batch_get`` destinations and ``batch_put`` values that all lie in shared buffers
+        skip the socket copy when the node is reached over its Unix socket. Close it when done."""
+        return SharedBuffer(nbytes, name)
+
     def declare_namespace(self, descriptor: NamespaceDescriptor, store: str = "", *,
                           timeout: Optional[float] = None) -> NamespaceRef:
         """Declares (idempotently) the namespace for ``descriptor`` and returns its reference.
@@ -264,6 +272,17 @@ class CacheClient:
 
     def _put_once(self, namespace, part, frame_bytes: int, deadline: float) -> List[KeyStatus]:
         data = self._data_socket(namespace, deadline)
+        places = _shared_places([v for _, v in part]) if data is not None else None
+        if places is not None:
+            try:
+                return data.put_shared(ns_proto(namespace).SerializeToString(), [k for k, _ in part],
+                                       places, max(0.001, self._remaining(deadline)))
+            except SharedBufferRefused:
+                pass  # the values go through the socket instead
+            except (DataSocketBroken, CacheError) as e:
+                if not self._data_fallback(namespace, e):
+                    raise
+            data = self._data_socket(namespace, deadline)
         if data is not None:
             try:
                 return data.put(ns_proto(namespace).SerializeToString(), part,
@@ -311,6 +330,17 @@ class CacheClient:
     def _batch_get_once(self, namespace, keys: List[bytes], out, timeout: float,
                         frame_bytes: int) -> List[GetResult]:
         data = self._data_socket(namespace, time.monotonic() + timeout)
+        places = (_shared_places([byte_view(b, writable=True) for b in out])
+                  if data is not None and out is not None and all(b is not None for b in out) else None)
+        if places is not None:
+            try:
+                return data.get_shared(ns_proto(namespace).SerializeToString(), keys, places, timeout)
+            except SharedBufferRefused:
+                pass  # the values come through the socket instead
+            except (DataSocketBroken, CacheError) as e:
+                if not self._data_fallback(namespace, e):
+                    raise
+            data = self._data_socket(namespace, time.monotonic() + timeout)
         if data is not None:
             try:
                 return data.get(ns_proto(namespace).SerializeToString(), keys, out, timeout)
@@ -397,3 +427,17 @@ class CacheClient:
     def get_stats(self, *, timeout: Optional[float] = None) -> node_pb2.NodeStats:
         return self._call("GetStats", timeout or self.meta_timeout,
                           lambda t: self._stats(node_pb2.GetStatsRequest(), timeout=t))
+
+
+def _shared_places(views):
+    """(buffer, offset, view) for each view when every one lies in a shared buffer, else None."""
+    if not views:
+        return None
+    places = []
+    for v in views:
+        v = byte_view(v)
+        found = locate(v)
+        if found is None:
+            return None
+        places.append((found[0], found[1], v))
+    return places

@@ -112,6 +112,60 @@ class NodeKvTest(NodeTestBase):
         self.assertTrue(res[4].miss)
         self.assertTrue(np.array_equal(dest[:4].view(np.uint16), blocks.view(np.uint16)))
 
+    def _node_maps(self, name: str) -> int:
+        with open("/proc/%d/maps" % self.node.proc.pid) as f:
+            return sum(1 for line in f if "/memfd:" + name in line)
+
+    def test_shared_buffers_put_and_get_without_the_socket_copy(self):
+        import numpy as np
+        import time
+        from checkpointcache import SharedBuffer
+        name = "pytest-shared-%d" % os.getpid()
+        ns = self.client.declare_namespace(desc("shared"))
+        keys = ns.block_keys(list(range(16 * 4)))
+        sizes = [1, 700_000, MIB, 3 * MIB + 5]
+        vals = [pattern(40 + i, n) for i, n in enumerate(sizes)]
+        grpc_only = CacheClient(self.node.unix_target, use_data_socket=False)
+        try:
+            with self.client.shared_buffer(16 * MIB, name) as sb:
+                self.assertIsInstance(sb, SharedBuffer)
+                arr = np.frombuffer(sb.buffer, dtype=np.uint8)
+                offsets = np.cumsum([0] + [n + 64 for n in sizes])
+                views = []
+                for i, n in enumerate(sizes):
+                    arr[offsets[i]:offsets[i] + n] = np.frombuffer(vals[i], dtype=np.uint8)
+                    views.append(sb.buffer[offsets[i]:offsets[i] + n])
+                st = self.client.batch_put(ns, keys, views)
+                self.assertTrue(all(x.ok for x in st), st)
+                # The node mapped the buffer: the values came out of it, not through the socket.
+                self.assertEqual(self._node_maps(name), 1)
+                for i, r in enumerate(grpc_only.batch_get(ns, keys)):
+                    self.assertEqual(bytes(r.value), vals[i])
+
+                other = [pattern(60 + i, n) for i, n in enumerate(sizes)]
+                self.assertTrue(all(x.ok for x in grpc_only.batch_put(ns, keys, other)))
+                arr[:] = 0xEE
+                places = [sb.buffer[offsets[i]:offsets[i] + n + 64] for i, n in enumerate(sizes)]
+                res = self.client.batch_get(ns, keys + [b"absent"], out=places + [sb.buffer[-100:]])
+                for i, r in enumerate(res[:4]):
+                    self.assertTrue(r.ok, r)
+                    self.assertEqual(r.total_length, sizes[i])
+                    self.assertEqual(bytes(r.value), other[i])
+                    self.assertTrue(np.all(arr[offsets[i] + sizes[i]:offsets[i] + sizes[i] + 64] == 0xEE))
+                self.assertTrue(res[4].miss)
+                small = self.client.batch_get(ns, [keys[2]], out=[sb.buffer[-3000:-2000]])[0]
+                self.assertEqual(small.code, grpc.StatusCode.OUT_OF_RANGE.value[0])
+                self.assertTrue(np.all(arr[-3000:-2000] == 0xEE))
+                del arr
+            # Closing the buffer drops the connections that registered it; the node then unmaps it.
+            self.client.batch_get(ns, [keys[0]])
+            deadline = time.monotonic() + 20
+            while self._node_maps(name) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(self._node_maps(name), 0)
+        finally:
+            grpc_only.close()
+
     def test_exists_lookup_pin_delete(self):
         ns = self.client.declare_namespace(desc("lookup"))
         keys = ns.block_keys(list(range(16 * 8)))
