@@ -11,9 +11,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SYSTEMS = ["node-uds", "node-tcp", "garnet", "memcached", "redis"]
-COLORS = {"node-uds": "#1f77b4", "node-tcp": "#6baed6", "garnet": "#2ca02c", "memcached": "#ff7f0e", "redis": "#d62728"}
-LABELS = {"node-uds": "node (Unix socket)", "node-tcp": "node (TCP)", "garnet": "Garnet 2.2.8 (tiered)",
+SYSTEMS = ["node-uds", "node-uds-copy", "node-tcp", "garnet", "memcached", "redis"]
+COLORS = {"node-uds": "#1f77b4", "node-uds-copy": "#4a90c8", "node-tcp": "#6baed6", "garnet": "#2ca02c", "memcached": "#ff7f0e", "redis": "#d62728"}
+LABELS = {"node-uds": "node (Unix socket, shared buffers)", "node-uds-copy": "node (Unix socket, values in the socket)", "node-tcp": "node (TCP)", "garnet": "Garnet 2.2.8 (tiered)",
           "memcached": "memcached 1.6 extstore (hits only)", "redis": "Redis 7 (all in RAM)"}
 
 

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using CheckpointCache.Client;
+using CheckpointCache.Client.SharedMemory;
 using CheckpointCache.Rpc.Kv.V1;
 using Grpc.Core;
 using StackExchange.Redis;
@@ -59,12 +60,15 @@ public interface IKvTarget : IAsyncDisposable
 
 /// <summary>
 /// The node through <see cref="CacheClient"/> (BatchPut/BatchGet of one item), over its Unix socket (values on the data
-/// socket) or TCP; GET fills a buffer reused per worker, as the peers' clients read into pooled or reused memory.
+/// socket) or TCP; GET fills a buffer reused per worker, as the peers' clients read into pooled or reused memory. With
+/// <paramref name="sharedBuffers"/> that buffer is a <see cref="SharedBuffer"/>, which the node writes values into
+/// directly (docs/api.md, "Shared buffers").
 /// </summary>
-public sealed class NodeTarget(string name, string endpoint, KeySet keys, int frameBytes) : IKvTarget
+public sealed class NodeTarget(string name, string endpoint, KeySet keys, int frameBytes, bool sharedBuffers) : IKvTarget
 {
     private CacheClient[] _clients = [];
-    private byte[][] _buffers = [];
+    private Memory<byte>[] _buffers = [];
+    private readonly List<SharedBuffer> _shared = [];
     private KvNamespace? _ns;
 
     public string Name => name;
@@ -73,7 +77,7 @@ public sealed class NodeTarget(string name, string endpoint, KeySet keys, int fr
     {
         var options = new CacheClientOptions { CallTimeout = TimeSpan.FromSeconds(60), FrameBytes = frameBytes };
         _clients = Enumerable.Range(0, workers).Select(_ => CacheClient.Connect(endpoint, options)).ToArray();
-        _buffers = Enumerable.Range(0, workers).Select(_ => Array.Empty<byte>()).ToArray();
+        _buffers = Enumerable.Range(0, workers).Select(_ => Memory<byte>.Empty).ToArray();
         _ns = await _clients[0].DeclareNamespaceAsync(new NamespaceDescriptor
         {
             Model = "perf/peers", Revision = "1", Dtype = "bfloat16", Layout = "bench", TpRank = 0, TpSize = 1, TokensPerBlock = 16,
@@ -88,17 +92,26 @@ public sealed class NodeTarget(string name, string endpoint, KeySet keys, int fr
 
     public async ValueTask<GetOutcome> GetAsync(int worker, long id, int valueBytes, CancellationToken cancellationToken)
     {
-        if (_buffers[worker].Length < valueBytes) _buffers[worker] = new byte[valueBytes];
-        var buffer = _buffers[worker];
+        if (_buffers[worker].Length < valueBytes) _buffers[worker] = NewBuffer(valueBytes);
+        var buffer = _buffers[worker][..valueBytes];
         var results = await _clients[worker].BatchGetIntoAsync(_ns!, [keys.Ascii(id)], [buffer], cancellationToken);
         var r = results[0];
         if (!r.Hit) return r.Code == StatusCode.NotFound ? GetOutcome.Miss : throw new InvalidOperationException($"node GET failed: {r.Code} {r.Message}");
-        return r.Length == valueBytes && ValuePattern.Verify(buffer.AsSpan(0, valueBytes), id, valueBytes) ? GetOutcome.Hit : GetOutcome.Mismatch;
+        return r.Length == valueBytes && ValuePattern.Verify(buffer.Span, id, valueBytes) ? GetOutcome.Hit : GetOutcome.Mismatch;
+    }
+
+    private Memory<byte> NewBuffer(int bytes)
+    {
+        if (!sharedBuffers) return new byte[bytes];
+        var shared = SharedBuffer.Allocate(bytes, "perf-peers");
+        lock (_shared) _shared.Add(shared);
+        return shared.Memory;
     }
 
     public ValueTask DisposeAsync()
     {
         foreach (var c in _clients) c.Dispose();
+        foreach (var b in _shared) b.Dispose();
         return ValueTask.CompletedTask;
     }
 }

@@ -15,7 +15,7 @@ namespace CheckpointCache.Perf.Scenarios;
 /// </summary>
 public sealed class PeersScenario : IScenario
 {
-    private static readonly string[] AllSystems = ["node-uds", "node-tcp", "garnet", "memcached", "redis"];
+    private static readonly string[] AllSystems = ["node-uds", "node-uds-copy", "node-tcp", "garnet", "memcached", "redis"];
     private static readonly string[] Peers = ["garnet", "memcached", "redis"];
     private static readonly Dictionary<string, double> MixGetShare = new(StringComparer.Ordinal)
     {
@@ -44,7 +44,8 @@ public sealed class PeersScenario : IScenario
     public string Options => """
         --quick               1 MiB values, concurrency 4, uniform keys, read and read-heavy mixes, 256 MiB RAM (the default)
         --full                256k,1m,4m x concurrency 1,4,16 x uniform,zipfian x read,read-heavy,write-heavy, 512 MiB RAM
-        --systems LIST        node-uds,node-tcp,garnet,memcached,redis (default all)
+        --systems LIST        node-uds,node-uds-copy,node-tcp,garnet,memcached,redis (default all); node-uds reads
+                              into shared buffers, node-uds-copy takes values through the socket
         --sizes LIST          value sizes; --concurrency LIST outstanding requests per phase
         --keys LIST           uniform,zipfian; --theta X zipfian constant (default 0.99)
         --mixes LIST          read (100% GET), read-heavy (90% GET, 10% SET), write-heavy (10% GET, 90% SET)
@@ -239,8 +240,9 @@ public sealed class PeersScenario : IScenario
         {
             await using IKvTarget target = system switch
             {
-                "node-uds" => new NodeTarget(system, "unix:" + Path.Combine(folder, "node.sock"), keys, _nodeFrameBytes),
-                "node-tcp" => new NodeTarget(system, $"http://127.0.0.1:{started["port"]}", keys, _nodeFrameBytes),
+                "node-uds" => new NodeTarget(system, "unix:" + Path.Combine(folder, "node.sock"), keys, _nodeFrameBytes, sharedBuffers: true),
+                "node-uds-copy" => new NodeTarget(system, "unix:" + Path.Combine(folder, "node.sock"), keys, _nodeFrameBytes, sharedBuffers: false),
+                "node-tcp" => new NodeTarget(system, $"http://127.0.0.1:{started["port"]}", keys, _nodeFrameBytes, sharedBuffers: false),
                 "garnet" or "redis" when _redisClient == "se" => new RedisTarget(system, int.Parse(started["port"], CultureInfo.InvariantCulture), keys),
                 "garnet" or "redis" => new RespTarget(system, int.Parse(started["port"], CultureInfo.InvariantCulture), keys),
                 "memcached" => new MemcachedTarget(system, int.Parse(started["port"], CultureInfo.InvariantCulture), keys),
@@ -544,12 +546,12 @@ public sealed class PeersScenario : IScenario
             if (cell.Mix == "fill" ? limits.DiskWrite.TryGetValue(cell.Size, out var disk)
                     : reading ? limits.DiskRandomRead.TryGetValue((cell.Size, cell.Concurrency), out disk) : limits.DiskWrite.TryGetValue(cell.Size, out disk))
                 cell.Row["vs_disk"] = gbps / disk;
-            double loopback = cell.System == "node-uds" ? limits.Uds : limits.Tcp;
+            double loopback = cell.System.StartsWith("node-uds", StringComparison.Ordinal) ? limits.Uds : limits.Tcp;
             if (loopback > 0) cell.Row["vs_loopback"] = gbps / loopback;
             if (!cell.System.StartsWith("node", StringComparison.Ordinal)) continue;
 
             string suffix = Suffix(new ByteSize(cell.Size));
-            string prefix = cell.System == "node-uds" ? "node" : "node_tcp";
+            string prefix = cell.System switch { "node-uds" => "node", "node-uds-copy" => "node_uds_copy", _ => "node_tcp" };
             string op = reading ? "get" : "set";
             foreach (var peer in Peers)
             {

@@ -35,7 +35,11 @@ public sealed class SharedBuffer : IDisposable
         int fd = LinuxMemory.CreateSealedMemfd(name, bytes);
         try
         {
-            return new SharedBuffer(fd, LinuxMemory.Map(fd, bytes), bytes);
+            var buffer = new SharedBuffer(fd, LinuxMemory.Map(fd, bytes), bytes);
+            // Touch every page here: memory is charged to the cgroup that first faults it in, and that must be the
+            // client's, not the node's (a node container would otherwise pay for its clients' buffers).
+            buffer._memory.GetSpan().Clear();
+            return buffer;
         }
         catch
         {

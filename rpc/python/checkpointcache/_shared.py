@@ -55,6 +55,9 @@ class SharedBuffer:
         self.closed = False
         self.buffer = memoryview(self._mmap)
         self.address = _address(self.buffer)
+        # Touch every page here: memory is charged to the cgroup that first faults it in, and that must
+        # be this process's, not the node's (a node container would otherwise pay for its clients').
+        ctypes.memset(self.address, 0, nbytes)
         with _live_lock:
             _live[self.id] = self
 

@@ -13,7 +13,8 @@ What the toy server does for each request (see docs/kv-offload.md for the real-s
  2. Lookup(keys, pin) -> the number of leading blocks the node has, pinned against eviction
  3. BatchGet(those keys) straight into a preallocated host staging buffer (where a real server
     would then copy to the GPU); each block is checked byte for byte against what prefill would
-    have produced
+    have produced. Over a Unix socket the staging buffer is a shared buffer (docs/api.md, "Shared
+    buffers"): the node writes the blocks into it directly, and reads offloaded blocks out of it.
  4. "prefill" the blocks that missed, "decode" an answer
  5. BatchPut the new full blocks of prompt + answer, so the next turn finds them
 
@@ -69,14 +70,18 @@ class Conversation:
 
 
 class ToyServer:
-    def __init__(self, client, ns, kv_bytes_per_token, pin_ttl_ms, verbose):
+    def __init__(self, client, ns, kv_bytes_per_token, pin_ttl_ms, verbose, no_shared=False):
         self.c = client
         self.ns = ns
         self.tpb = ns.descriptor.tokens_per_block
         self.block_bytes = kv_bytes_per_token * self.tpb
         self.pin_ttl_ms = pin_ttl_ms
         self.verbose = verbose
-        self.staging = np.empty((0, self.block_bytes), dtype=np.uint8)
+        # Staging memory the node can map when it is reached over its Unix socket; plain numpy over TCP.
+        self.shared = client.target.startswith("unix:") and not no_shared
+        self._buffers = []
+        self.staging = self._new_rows(0)
+        self.outgoing = self._new_rows(0)
         # totals
         self.requests = 0
         self.prompt_tokens = 0
@@ -89,11 +94,25 @@ class ToyServer:
         self.verified_blocks = 0
         self.load_rates = []   # (prompt tokens, GB/s) per request with a hit
 
+    def _new_rows(self, n):
+        if not self.shared or n == 0:
+            return np.empty((n, self.block_bytes), dtype=np.uint8)
+        buf = self.c.shared_buffer(n * self.block_bytes)
+        self._buffers.append(buf)  # closed at the end: a buffer stays mapped while numpy views it
+        return np.frombuffer(buf.buffer, dtype=np.uint8).reshape(n, self.block_bytes)
+
+    def _grow(self, rows, n):
+        # A real server keeps one pinned buffer (cudaHostRegister on the shared one); grow ours rarely.
+        return rows if rows.shape[0] >= n else self._new_rows(max(n, 2 * rows.shape[0]))
+
     def _staging(self, n):
-        if self.staging.shape[0] < n:  # a real server keeps one pinned buffer; grow ours rarely
-            self.staging = np.empty((max(n, 2 * self.staging.shape[0]), self.block_bytes),
-                                    dtype=np.uint8)
+        self.staging = self._grow(self.staging, n)
         return self.staging
+
+    def close(self):
+        self.staging = self.outgoing = None
+        for b in self._buffers:
+            b.close()
 
     def serve(self, conv: Conversation, user_tokens, answer_len):
         prompt = conv.history + user_tokens
@@ -130,9 +149,13 @@ class ToyServer:
         new_keys = all_keys[loaded:]
         t2 = time.perf_counter()
         if new_keys:
-            blocks = [toy_kv_block(k, self.block_bytes) for k in new_keys]
+            # The "model" writes its new blocks into the outgoing staging rows (a GPU-to-host copy in a
+            # real server); the node reads them from there.
+            self.outgoing = self._grow(self.outgoing, len(new_keys))
+            for i, k in enumerate(new_keys):
+                self.outgoing[i] = toy_kv_block(k, self.block_bytes)
             t2 = time.perf_counter()
-            st = self.c.batch_put(self.ns, new_keys, blocks)
+            st = self.c.batch_put(self.ns, new_keys, list(self.outgoing[:len(new_keys)]))
             failed = [s for s in st if not s.ok]
             if failed and self.verbose:
                 print("  offload: %d blocks refused (%s)" % (len(failed), failed[0].message))
@@ -174,6 +197,8 @@ def main(argv=None):
     ap.add_argument("--pin-ttl-ms", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--verbose", "-v", action="store_true")
+    ap.add_argument("--no-shared-buffers", action="store_true",
+                    help="stage blocks in plain numpy memory (values then cross the socket)")
     args = ap.parse_args(argv)
 
     node = None
@@ -205,7 +230,8 @@ def run(args, target):
     with CacheClient(target, timeout=60) as c:
         c.wait_ready(30)
         ns = c.declare_namespace(desc)
-        server = ToyServer(c, ns, args.kv_bytes_per_token, args.pin_ttl_ms, args.verbose)
+        server = ToyServer(c, ns, args.kv_bytes_per_token, args.pin_ttl_ms, args.verbose,
+                           no_shared=args.no_shared_buffers)
         system_prompt = [rng.randrange(vocab) for _ in range(args.system_prompt_tokens)]
         convs = [Conversation(i, system_prompt, random.Random(args.seed * 1000 + i), vocab)
                  for i in range(args.conversations)]
@@ -216,6 +242,7 @@ def run(args, target):
         for cv in pending:
             server.serve(cv, cv.user_message(ulo, uhi), cv.rng.randint(alo, ahi))
         wall = time.perf_counter() - t_start
+        server.close()
 
     s = server
     hit_rate = s.hit_tokens / max(1, s.prompt_tokens)
