@@ -1,8 +1,13 @@
-"""asyncio client (grpc.aio): the same API as :class:`checkpointcache.CacheClient`, as coroutines."""
+"""asyncio client (grpc.aio): the same API as :class:`checkpointcache.CacheClient`, as coroutines.
+
+Values take the same way as the sync client's: the node's data socket, and shared buffers, over a
+Unix socket (docs/api.md); gRPC otherwise."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable, List, Optional, Sequence, Tuple
 
 import grpc
@@ -16,6 +21,7 @@ from ._common import (
     channel_options, key_chunks, merge_lookup, normalize_target, ns_proto, prepare_items,
     put_chunks, put_frames, put_results,
 )
+from ._datapath import DataPath
 from ._proto import kv_pb2, node_pb2
 from .errors import CacheError, CacheUnavailable, from_rpc_error
 from .keyspec import NamespaceDescriptor
@@ -40,7 +46,9 @@ class AsyncCacheClient:
                  reconnect_wait: float = DEFAULT_RECONNECT_WAIT, retries: int = 1,
                  max_batch_keys: Optional[int] = None, max_batch_bytes: Optional[int] = None,
                  options: Optional[Sequence[Tuple[str, Any]]] = None,
-                 credentials: Optional[grpc.ChannelCredentials] = None):
+                 credentials: Optional[grpc.ChannelCredentials] = None,
+                 use_data_socket: bool = True, data_socket_path: Optional[str] = None,
+                 data_threads: int = 16):
         if frame_bytes <= 0 or frame_bytes > max_message_bytes - 64 * 1024:
             raise ValueError("frame_bytes must be in (0, max_message_bytes - 64 KiB]")
         self.target = normalize_target(target)
@@ -81,11 +89,34 @@ class AsyncCacheClient:
                                      node_pb2.GetStatsRequest.SerializeToString,
                                      node_pb2.NodeStats.FromString)
         self._closed = False
+        # Values over the data socket (and shared buffers), as the sync client moves them: its blocking
+        # calls run on these threads, which wait in the kernel without holding the GIL or the loop.
+        self._data = DataPath(self.target, use_data_socket, data_socket_path)
+        self._data_threads = ThreadPoolExecutor(max_workers=data_threads,
+                                                thread_name_prefix="checkpointcache-data")
 
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._data_threads.shutdown(wait=False)
+            self._data.close()
             await self._channel.close()
+
+    async def _data_call(self, namespace, method: str, *args) -> Optional[Any]:
+        """``DataPath.get``/``put`` on a data thread; None when gRPC must carry the call."""
+        store = ns_proto(namespace).store
+        if self._closed or not self._data.usable(store):
+            return None
+        reported = None
+        if self._data.needs_discovery(store):
+            try:
+                reported = (await self.get_info(timeout=self.meta_timeout)).data_socket
+            except CacheError:
+                self._data.back_off()
+                return None
+        call = functools.partial(getattr(self._data, method), store, ns_proto(namespace).SerializeToString(),
+                                 *args, reported=lambda: reported)
+        return await asyncio.get_running_loop().run_in_executor(self._data_threads, call)
 
     async def __aenter__(self) -> "AsyncCacheClient":
         return self
@@ -171,10 +202,13 @@ class AsyncCacheClient:
         out: List[KeyStatus] = []
         for s, e in put_chunks(items, max_keys, max_bytes):
             part = items[s:e]
-            resp = await self._call("BatchPut", self._remaining(deadline),
-                                    lambda t: self._put(put_frames(namespace, part, fb),
-                                                        timeout=t))
-            for r in put_results(resp, len(part)):
+            results = await self._data_call(namespace, "put", part, max(0.001, self._remaining(deadline)))
+            if results is None:
+                resp = await self._call("BatchPut", self._remaining(deadline),
+                                        lambda t: self._put(put_frames(namespace, part, fb),
+                                                            timeout=t))
+                results = put_results(resp, len(part))
+            for r in results:
                 r.index += s
                 out.append(r)
         return out
@@ -204,6 +238,9 @@ class AsyncCacheClient:
 
     async def _batch_get_once(self, namespace, keys: List[bytes], out, timeout: float,
                               frame_bytes: int) -> List[GetResult]:
+        done = await self._data_call(namespace, "get", keys, out, timeout)
+        if done is not None:
+            return done
         req = kv_pb2.BatchGetRequest(namespace=ns_proto(namespace), keys=keys,
                                      max_frame_bytes=frame_bytes)
         holder: List[GetAssembler] = []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
@@ -13,12 +11,12 @@ from . import _codec
 from ._common import (
     DEFAULT_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_META_TIMEOUT, DEFAULT_RECONNECT_WAIT,
     DEFAULT_TIMEOUT, FALLBACK_MAX_BATCH_BYTES, FALLBACK_MAX_BATCH_KEYS, KV_SERVICE, NODE_SERVICE,
-    GetAssembler, GetPlan, GetResult, KeyStatus, LookupResult, NamespaceRef, Tier, as_key, byte_view,
+    GetAssembler, GetPlan, GetResult, KeyStatus, LookupResult, NamespaceRef, Tier, as_key,
     channel_options, key_chunks, merge_lookup, normalize_target, ns_proto, prepare_items,
     put_chunks, put_frames, put_results,
 )
-from ._datasocket import DataSocket, DataSocketBroken, SharedBufferRefused
-from ._shared import SharedBuffer, locate
+from ._datapath import DataPath
+from ._shared import SharedBuffer
 from ._proto import kv_pb2, node_pb2
 from .errors import CacheError, CacheUnavailable, from_rpc_error
 from .keyspec import NamespaceDescriptor
@@ -96,20 +94,14 @@ class CacheClient:
                                      node_pb2.GetStatsRequest.SerializeToString,
                                      node_pb2.NodeStats.FromString)
         self._closed = False
-        self._use_data = use_data_socket and self.target.startswith("unix:")
-        self._data_path = data_socket_path
-        self._data: Optional[DataSocket] = None
-        self._data_retry_at = 0.0
-        self._data_lock = threading.Lock()
-        self._grpc_only_stores = set()
+        self._data = DataPath(self.target, use_data_socket, data_socket_path)
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            if self._data is not None:
-                self._data.close()
+            self._data.close()
             self._channel.close()
 
     def __enter__(self) -> "CacheClient":
@@ -182,49 +174,10 @@ class CacheClient:
 
     # -- data socket -----------------------------------------------------------------------------
 
-    _DATA_RETRY = 2.0
-
-    def _data_socket(self, namespace, deadline: float) -> Optional[DataSocket]:
-        """The node's data socket (found once, via GetInfo), or None where gRPC carries the call."""
-        if not self._use_data or self._closed or time.monotonic() < self._data_retry_at:
-            return None
-        store = ns_proto(namespace).store
-        if store in self._grpc_only_stores:
-            return None
-        if self._data is not None:
-            return self._data
-        with self._data_lock:
-            if self._data is not None:
-                return self._data
-            path = self._data_path
-            if not path:
-                try:
-                    reported = self.get_info(timeout=max(0.001, min(self.meta_timeout,
-                                                                    deadline - time.monotonic()))).data_socket
-                except CacheError:
-                    self._data_retry_at = time.monotonic() + self._DATA_RETRY
-                    return None
-                # A node in another container may report a path that differs here: look beside its socket.
-                grpc_socket = self.target[len("unix:"):]
-                stem, ext = os.path.splitext(os.path.basename(grpc_socket))
-                beside = os.path.join(os.path.dirname(grpc_socket), stem + "-data" + ext)
-                path = reported if reported and os.path.exists(reported) else (
-                    beside if reported and os.path.exists(beside) else None)
-            if not path:
-                self._data_retry_at = time.monotonic() + self._DATA_RETRY
-                return None
-            self._data = DataSocket(path)
-            return self._data
-
-    def _data_fallback(self, namespace, e: Exception) -> bool:
-        """Whether a data-socket failure sends the call to gRPC."""
-        if isinstance(e, DataSocketBroken):
-            self._data_retry_at = time.monotonic() + self._DATA_RETRY
-            return True
-        if isinstance(e, CacheError) and e.code == grpc.StatusCode.FAILED_PRECONDITION:
-            self._grpc_only_stores.add(ns_proto(namespace).store)
-            return True
-        return False
+    def _reported_data_socket(self, deadline: float):
+        """GetInfo's data_socket, asked once when the client finds its data path."""
+        return lambda: self.get_info(timeout=max(0.001, min(self.meta_timeout,
+                                                            deadline - time.monotonic()))).data_socket
 
     # -- KV API ----------------------------------------------------------------------------------
 
@@ -271,25 +224,11 @@ class CacheClient:
         return out
 
     def _put_once(self, namespace, part, frame_bytes: int, deadline: float) -> List[KeyStatus]:
-        data = self._data_socket(namespace, deadline)
-        places = _shared_places([v for _, v in part]) if data is not None else None
-        if places is not None:
-            try:
-                return data.put_shared(ns_proto(namespace).SerializeToString(), [k for k, _ in part],
-                                       places, max(0.001, self._remaining(deadline)))
-            except SharedBufferRefused:
-                pass  # the values go through the socket instead
-            except (DataSocketBroken, CacheError) as e:
-                if not self._data_fallback(namespace, e):
-                    raise
-            data = self._data_socket(namespace, deadline)
-        if data is not None:
-            try:
-                return data.put(ns_proto(namespace).SerializeToString(), part,
-                                max(0.001, self._remaining(deadline)))
-            except (DataSocketBroken, CacheError) as e:
-                if not self._data_fallback(namespace, e):
-                    raise
+        if not self._closed:
+            done = self._data.put(ns_proto(namespace).store, ns_proto(namespace).SerializeToString(), part,
+                                  max(0.001, self._remaining(deadline)), self._reported_data_socket(deadline))
+            if done is not None:
+                return done
         resp = self._call("BatchPut", self._remaining(deadline),
                           lambda t: self._put(put_frames(namespace, part, frame_bytes), timeout=t))
         return put_results(resp, len(part))
@@ -329,24 +268,11 @@ class CacheClient:
 
     def _batch_get_once(self, namespace, keys: List[bytes], out, timeout: float,
                         frame_bytes: int) -> List[GetResult]:
-        data = self._data_socket(namespace, time.monotonic() + timeout)
-        places = (_shared_places([byte_view(b, writable=True) for b in out])
-                  if data is not None and out is not None and all(b is not None for b in out) else None)
-        if places is not None:
-            try:
-                return data.get_shared(ns_proto(namespace).SerializeToString(), keys, places, timeout)
-            except SharedBufferRefused:
-                pass  # the values come through the socket instead
-            except (DataSocketBroken, CacheError) as e:
-                if not self._data_fallback(namespace, e):
-                    raise
-            data = self._data_socket(namespace, time.monotonic() + timeout)
-        if data is not None:
-            try:
-                return data.get(ns_proto(namespace).SerializeToString(), keys, out, timeout)
-            except (DataSocketBroken, CacheError) as e:
-                if not self._data_fallback(namespace, e):
-                    raise
+        if not self._closed:
+            done = self._data.get(ns_proto(namespace).store, ns_proto(namespace).SerializeToString(), keys, out,
+                                  timeout, self._reported_data_socket(time.monotonic() + timeout))
+            if done is not None:
+                return done
         req = kv_pb2.BatchGetRequest(namespace=ns_proto(namespace), keys=keys,
                                      max_frame_bytes=frame_bytes)
         holder: List[GetAssembler] = []
@@ -428,16 +354,3 @@ class CacheClient:
         return self._call("GetStats", timeout or self.meta_timeout,
                           lambda t: self._stats(node_pb2.GetStatsRequest(), timeout=t))
 
-
-def _shared_places(views):
-    """(buffer, offset, view) for each view when every one lies in a shared buffer, else None."""
-    if not views:
-        return None
-    places = []
-    for v in views:
-        v = byte_view(v)
-        found = locate(v)
-        if found is None:
-            return None
-        places.append((found[0], found[1], v))
-    return places

@@ -199,9 +199,9 @@ class NodeKvTest(NodeTestBase):
             self.assertTrue(e.details)
 
     def test_asyncio_client(self):
-        async def main():
-            async with AsyncCacheClient(self.node.unix_target) as c:
-                ns = await c.declare_namespace(desc("aio"))
+        async def main(data_socket):
+            async with AsyncCacheClient(self.node.unix_target, use_data_socket=data_socket) as c:
+                ns = await c.declare_namespace(desc("aio-%s" % data_socket))
                 keys = ns.block_keys(list(range(48)))
                 vals = [pattern(i, MIB + 17 * i) for i in range(3)]
                 st = await c.batch_put(ns, keys, vals)
@@ -211,6 +211,32 @@ class NodeKvTest(NodeTestBase):
                 self.assertEqual([bytes(r.value) for r in res[0]], vals)
                 self.assertEqual([bytes(r.value) for r in res[1]], vals[::-1])
                 self.assertEqual(await c.delete(ns, keys), [True] * 3)
+        for data_socket in (True, False):
+            with self.subTest(data_socket=data_socket):
+                asyncio.run(main(data_socket))
+
+    def test_asyncio_client_with_shared_buffers(self):
+        import numpy as np
+        name = "pytest-aio-shared-%d" % os.getpid()
+
+        async def main():
+            async with AsyncCacheClient(self.node.unix_target) as c:
+                ns = await c.declare_namespace(desc("aio-shared"))
+                keys = ns.block_keys(list(range(16 * 3)))
+                vals = [pattern(80 + i, MIB + 5 * i) for i in range(3)]
+                with CacheClient.shared_buffer(8 * MIB, name) as sb:
+                    rows = np.frombuffer(sb.buffer, dtype=np.uint8).reshape(4, 2 * MIB)
+                    for i, v in enumerate(vals):
+                        rows[i, :len(v)] = np.frombuffer(v, dtype=np.uint8)
+                    st = await c.batch_put(ns, keys, [rows[i, :len(v)] for i, v in enumerate(vals)])
+                    self.assertTrue(all(s.ok for s in st), st)
+                    self.assertEqual(self._node_maps(name), 1)
+                    rows[:] = 0
+                    res = await c.batch_get(ns, keys, out=list(rows[:3]))
+                    for i, r in enumerate(res):
+                        self.assertTrue(r.ok, r)
+                        self.assertEqual(bytes(rows[i, :len(vals[i])]), vals[i])
+                    del rows
         asyncio.run(main())
 
     def test_walkthrough_example_runs(self):
