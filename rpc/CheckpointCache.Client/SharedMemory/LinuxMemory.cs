@@ -182,6 +182,15 @@ public static unsafe partial class LinuxMemory
         }
     }
 
+    /// <summary>Waits up to <paramref name="timeoutMs"/> for <paramref name="fd"/> to be readable (or closed, or failed).</summary>
+    public static bool WaitReadable(int fd, int timeoutMs)
+    {
+        var poll = new PollFd { Fd = fd, Events = PollIn };
+        int n = Poll(&poll, 1, timeoutMs);
+        if (n < 0 && Marshal.GetLastPInvokeError() != EIntr) throw Failure("poll");
+        return n > 0;
+    }
+
     private static void WaitFor(int fd, short events, long deadline)
     {
         long left = deadline - Environment.TickCount64;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using CheckpointCache.Client.DataSocket;
+using CheckpointCache.Client.SharedMemory;
 using CheckpointCache.Node.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -66,7 +67,7 @@ public sealed class DataSocketListener(DataSocketEndpoint endpoint, DataSocketCa
                 _ = RefuseAsync(wire, token);
                 continue;
             }
-            _connections[wire] = ServeAsync(wire, token);
+            _connections[wire] = Serve(wire, token);
         }
     }
 
@@ -87,14 +88,43 @@ public sealed class DataSocketListener(DataSocketEndpoint endpoint, DataSocketCa
         }
     }
 
-    private async Task ServeAsync(WireConnection wire, CancellationToken token)
+    /// <summary>
+    /// Serves one connection on its own thread: it sleeps in poll() until a call arrives and then runs the call
+    /// itself, so a call wakes one thread, not the socket engine's thread and then a thread-pool thread. A call
+    /// that waits (a disk read) continues on the thread pool while this thread waits for it.
+    /// </summary>
+    private Task Serve(WireConnection wire, CancellationToken token)
     {
-        await Task.Yield();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                ServeCalls(wire, token);
+            }
+            finally
+            {
+                done.SetResult();
+            }
+        })
+        { IsBackground = true, Name = "data-socket connection" };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void ServeCalls(WireConnection wire, CancellationToken token)
+    {
         using var regions = new SharedRegions(limits.Value);
         try
         {
-            while (await wire.WaitForFrameAsync(token))
-                if (!await calls.ServeAsync(wire, regions, token)) break;
+            int fd = (int)wire.Socket.Handle;
+            while (!token.IsCancellationRequested)
+            {
+                // Stopping shuts the socket down, which ends the wait at once; the timeout is only a safety net.
+                if (wire.Buffered == 0 && !LinuxMemory.WaitReadable(fd, 2000)) continue;
+                if (!wire.WaitForFrameAsync(token).AsTask().GetAwaiter().GetResult()) break;
+                if (!calls.ServeAsync(wire, regions, token).GetAwaiter().GetResult()) break;
+            }
         }
         catch (Exception e) when (e is EndOfStreamException or SocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
@@ -116,7 +146,12 @@ public sealed class DataSocketListener(DataSocketEndpoint endpoint, DataSocketCa
         if (_listener is null) return;
         await _stopping.CancelAsync();
         _listener.Dispose();
-        foreach (var wire in _connections.Keys) wire.Dispose();
+        foreach (var wire in _connections.Keys)
+        {
+            // A shutdown wakes the connection's thread out of poll(), which closing the descriptor would not.
+            try { wire.Socket.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+            wire.Dispose();
+        }
         try
         {
             await Task.WhenAll(_connections.Values.Append(_accepting)).WaitAsync(cancellationToken);
