@@ -14,6 +14,8 @@ public sealed class TierTests : IDisposable
         var options = TestOptions.Engine(_folder.Path);
         options.Namespaces["files"].PromoteOnHit = false;
         options.Namespaces["kv"].PromoteAfterHits = promoteAfterHits;
+        // Uncapped: this test is about which hit promotes; the budget has its own test below.
+        options.Namespaces["kv"].PromoteBudget = 1;
         await using var engine = await CacheEngine.OpenAsync(options);
         foreach (var (name, promotes) in new[] { ("kv", true), ("files", false) })
         {
@@ -45,6 +47,34 @@ public sealed class TierTests : IDisposable
             // At least what left the 8 MiB RAM tier of the 15 MB written is on disk.
             Assert.True(stats.SsdBytesUsed > 6 << 20, $"SSD use {stats.SsdBytesUsed}");
         }
+    }
+
+    [Theory]
+    [InlineData(0.0, 0)]
+    [InlineData(0.5, 10)]   // every other hit: half the bytes read come back as writes
+    [InlineData(0.25, 5)]   // one hit in four
+    public async Task Promotion_writes_at_most_its_budget_of_what_ssd_hits_read(double budget, int promoted)
+    {
+        var options = TestOptions.Engine(_folder.Path);
+        options.Namespaces["kv"].PromoteAfterHits = 1;
+        options.Namespaces["kv"].PromoteBudget = budget;
+        await using var engine = await CacheEngine.OpenAsync(options);
+        var ns = engine.GetNamespace("kv");
+        for (int i = 0; i <= 150; i++) await ns.PutAsync(TestOptions.Key(i), TestOptions.Value(i, 100_000));
+        var store = ((CheckpointCache.Engine.Storage.CacheNamespace)ns).Store;
+        long tail = store.TailAddress;
+        // Twenty SSD-resident values, each read once, one after another, every one eligible (PromoteAfterHits 1).
+        int ram = 0;
+        for (int i = 0; i < 20; i++)
+        {
+            using (var got = await ns.GetAsync(TestOptions.Key(i))) Assert.Equal(Tier.Ssd, got!.Tier);
+            if (await ns.ExistsAsync(TestOptions.Key(i)) == Tier.Ram) ram++;
+        }
+        Assert.Equal(promoted, ram);
+        // Each promotion appended one copy of its value at the tail (plus the end of a 1 MiB page that a record
+        // did not fit), and nothing else did.
+        long grown = store.TailAddress - tail;
+        Assert.InRange(grown, promoted * 100_000L, promoted * 101_000L + 1024 * 1024);
     }
 
     [Fact]

@@ -30,6 +30,12 @@ public sealed class NamespaceOptions
     /// </summary>
     public int PromoteAfterHits { get; set; } = 2;
 
+    /// <summary>
+    /// Most bytes promotion may write per byte that SSD hits read: 0.2 adds at most a fifth of the SSD read traffic
+    /// as writes; 1 or more removes the cap; 0 stops promotion. Values are promoted while the budget lasts.
+    /// </summary>
+    public double PromoteBudget { get; set; } = 0.2;
+
     /// <summary>Largest payload kept in one record; bigger values become chunks plus a manifest.</summary>
     public ByteSize ChunkBytes { get; set; } = new(8 * ByteSize.MiB - ByteSize.KiB);
 

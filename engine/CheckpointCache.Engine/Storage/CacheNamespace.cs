@@ -20,6 +20,8 @@ internal sealed class CacheNamespace : ICacheNamespace
         _logger = logger;
         Checkpoints = new CheckpointCoordinator(store, engine.IndexCheckpointLogBytes, logger);
         Capacity = new CapacityGuard(store, Checkpoints, Counters, CarryPinnedForwardAsync, logger);
+        // A burst of at most an eighth of the RAM tier: unspent budget is not saved up for a flood of promotions.
+        _promotionBudget = new PromotionBudget(store.Policy.PromoteBudget, store.Policy.RamBytes.Bytes / 8);
     }
 
     internal NamespaceStore Store { get; }
@@ -28,14 +30,16 @@ internal sealed class CacheNamespace : ICacheNamespace
     internal NamespaceCounters Counters { get; } = new();
     internal PinTable Pins { get; } = new();
     private readonly PromotionFilter _recentSsdHits = new(1 << 16);
+    private readonly PromotionBudget _promotionBudget;
 
     /// <summary>Whether a read of this key should promote a disk hit: the policy allows it and (by default) this is its second recent SSD hit.</summary>
     private bool ShouldPromote(byte[] userKey)
-        => Store.Policy.IsPromoteOnHit && (Store.Policy.PromoteAfterHits <= 1 || _recentSsdHits.Contains(userKey));
+        => Store.Policy.IsPromoteOnHit && _promotionBudget.Allows && (Store.Policy.PromoteAfterHits <= 1 || _recentSsdHits.Contains(userKey));
 
-    private void NoteRead(byte[] userKey, Tier tier, bool promoted)
+    private void NoteRead(byte[] userKey, Tier tier, bool promoted, long bytes)
     {
         if (!Store.Policy.IsPromoteOnHit || tier != Tier.Ssd) return;
+        _promotionBudget.Note(bytes, promoted);
         if (promoted) _recentSsdHits.Forget(userKey);
         else _recentSsdHits.Remember(userKey);
     }
@@ -105,7 +109,7 @@ internal sealed class CacheNamespace : ICacheNamespace
         if (output.Type == RecordType.Inline)
         {
             Counters.Hit(tier, output.PayloadLength);
-            NoteRead(userKey, tier, promote);
+            NoteRead(userKey, tier, promote, output.PayloadLength);
             return new CacheValue(output.Owned!, output.PayloadLength, tier);
         }
         var manifest = output.Manifest;
@@ -129,7 +133,7 @@ internal sealed class CacheNamespace : ICacheNamespace
             await Task.WhenAll(workers).ConfigureAwait(false);
             var valueTier = tier == Tier.Ssd ? Tier.Ssd : (Tier)worst;
             Counters.Hit(valueTier, manifest.Length);
-            NoteRead(userKey, valueTier, promote);
+            NoteRead(userKey, valueTier, promote, manifest.Length);
             return new CacheValue(buffer, (int)manifest.Length, valueTier);
         }
         catch (ChunkMissingException)
@@ -243,7 +247,7 @@ internal sealed class CacheNamespace : ICacheNamespace
         {
             if (output.Outcome == ReadOutcome.DestinationTooSmall) return new ReadIntoResult(ReadIntoOutcome.TooSmall, output.PayloadLength, tier);
             Counters.Hit(tier, output.PayloadLength);
-            NoteRead(userKey, tier, promote);
+            NoteRead(userKey, tier, promote, output.PayloadLength);
             return new ReadIntoResult(ReadIntoOutcome.Hit, output.PayloadLength, tier);
         }
         var manifest = output.Manifest;
@@ -266,7 +270,7 @@ internal sealed class CacheNamespace : ICacheNamespace
             await Task.WhenAll(workers).ConfigureAwait(false);
             var valueTier = tier == Tier.Ssd ? Tier.Ssd : (Tier)worst;
             Counters.Hit(valueTier, manifest.Length);
-            NoteRead(userKey, valueTier, promote);
+            NoteRead(userKey, valueTier, promote, manifest.Length);
             return new ReadIntoResult(ReadIntoOutcome.Hit, manifest.Length, valueTier);
         }
         catch (ChunkMissingException)
@@ -284,7 +288,7 @@ internal sealed class CacheNamespace : ICacheNamespace
         var (found, output, tier) = await ReadRootAsync(userKey, headerOnly: false, promote).ConfigureAwait(false);
         if (!found) { Counters.Miss(); return null; }
         // The chunks are read later, by the caller; the root's (or first chunk's) tier decides what is remembered.
-        NoteRead(userKey, tier, promote);
+        NoteRead(userKey, tier, promote, output.Type == RecordType.Inline ? output.PayloadLength : output.Manifest.Length);
         if (output.Type == RecordType.Inline)
         {
             Counters.Hit(tier, output.PayloadLength);
