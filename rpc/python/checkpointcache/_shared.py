@@ -21,6 +21,7 @@ from typing import Optional, Tuple
 _F_ADD_SEALS = getattr(fcntl, "F_ADD_SEALS", 1033)
 _F_SEAL_SHRINK = getattr(fcntl, "F_SEAL_SHRINK", 0x0002)
 _MAX_BYTES = 2 ** 31 - 1
+_MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)
 
 _ids = itertools.count(1)
 _live: "weakref.WeakValueDictionary[int, SharedBuffer]" = weakref.WeakValueDictionary()
@@ -55,9 +56,13 @@ class SharedBuffer:
         self.closed = False
         self.buffer = memoryview(self._mmap)
         self.address = _address(self.buffer)
-        # Touch every page here: memory is charged to the cgroup that first faults it in, and that must
-        # be this process's, not the node's (a node container would otherwise pay for its clients').
-        ctypes.memset(self.address, 0, nbytes)
+        # Populate every page here: memory is charged to the cgroup that first faults it in, and that must
+        # be this process's, not the node's (a node container would otherwise pay for its clients'). One
+        # madvise is far cheaper than a fault per page, especially under a hypervisor.
+        try:
+            self._mmap.madvise(_MADV_POPULATE_WRITE)
+        except OSError:  # kernels before 5.14
+            ctypes.memset(self.address, 0, nbytes)
         with _live_lock:
             _live[self.id] = self
 

@@ -102,8 +102,15 @@ class ToyServer:
         return np.frombuffer(buf.buffer, dtype=np.uint8).reshape(n, self.block_bytes)
 
     def _grow(self, rows, n):
-        # A real server keeps one pinned buffer (cudaHostRegister on the shared one); grow ours rarely.
-        return rows if rows.shape[0] >= n else self._new_rows(max(n, 2 * rows.shape[0]))
+        # A real server keeps one pinned buffer (cudaHostRegister on the shared one), sized for its
+        # longest prompt; ours starts small and doubles, closing the one it replaces.
+        if rows.shape[0] >= n:
+            return rows
+        if self._buffers and rows.shape[0] > 0:
+            old = next(b for b in self._buffers if b.address == rows.ctypes.data)
+            self._buffers.remove(old)
+            old.close()
+        return self._new_rows(max(n, 2 * rows.shape[0]))
 
     def _staging(self, n):
         self.staging = self._grow(self.staging, n)
@@ -185,6 +192,8 @@ def main(argv=None):
     g.add_argument("--target", help="node address: unix:/path/node.sock or host:port")
     g.add_argument("--start-node", action="store_true",
                    help="start a node from this repository's build in a temp directory")
+    ap.add_argument("--node-ram", default="512MiB",
+                    help="with --start-node: the node's kv RAM tier (e.g. 6GiB keeps the 8B shape in RAM)")
     ap.add_argument("--conversations", type=int, default=12)
     ap.add_argument("--turns", type=int, default=5)
     ap.add_argument("--system-prompt-tokens", type=int, default=1024)
@@ -205,7 +214,7 @@ def main(argv=None):
     target = args.target
     if args.start_node:
         from checkpointcache.devnode import DevNode
-        node = DevNode.start(ram="512MiB", ssd="4GiB")
+        node = DevNode.start(ram=args.node_ram, ssd="16GiB")
         target = node.unix_target
         print("started a node on %s (data in %s)" % (target, node.data_dir))
     try:
