@@ -1,3 +1,5 @@
+using CheckpointCache.Engine.Options;
+
 namespace CheckpointCache.Engine.Tests;
 
 public sealed class TierTests : IDisposable
@@ -99,7 +101,7 @@ public sealed class TierTests : IDisposable
     public async Task A_preallocated_ram_tier_holds_its_whole_budget_from_the_start_and_works_the_same()
     {
         Assert.True(new Options.NamespaceOptions { Kind = NamespaceKind.Files }.IsPreallocateRam);
-        Assert.False(new Options.NamespaceOptions { Kind = NamespaceKind.Kv }.IsPreallocateRam);
+        Assert.True(new Options.NamespaceOptions { Kind = NamespaceKind.Kv }.IsPreallocateRam);
         var options = TestOptions.Engine(_folder.Path);
         options.Namespaces["kv"].PreallocateRam = true;
         options.Namespaces["files"].PreallocateRam = false;
@@ -119,5 +121,49 @@ public sealed class TierTests : IDisposable
             Assert.True(TestOptions.Value(i, 100_000).AsSpan().SequenceEqual(got!.Span));
         }
         Assert.Equal(options.Namespaces["kv"].RamBytes.Bytes, preallocated.Store.MemoryBytes);
+    }
+
+    [Fact]
+    public async Task A_ram_tier_that_is_not_a_power_of_two_is_not_preallocated_past_its_budget()
+    {
+        var options = TestOptions.Engine(_folder.Path);
+        // FASTER's buffer is 8 pages of 1 MiB; the budget is 6 of them.
+        options.Namespaces["kv"].RamBytes = ByteSize.FromMiB(6);
+        options.Namespaces["kv"].PreallocateRam = true;
+        await using var engine = await CacheEngine.OpenAsync(options);
+        var ns = (Storage.CacheNamespace)engine.GetNamespace("kv");
+        Assert.True(ns.Store.MemoryBytes < ByteSize.FromMiB(6).Bytes, $"store holds {ns.Store.MemoryBytes} bytes at open");
+
+        for (int i = 0; i < 100; i++) await ns.PutAsync(TestOptions.Key(i), TestOptions.Value(i, 100_000));
+        using var got = await ns.GetAsync(TestOptions.Key(0));
+        Assert.True(TestOptions.Value(0, 100_000).AsSpan().SequenceEqual(got!.Span));
+        Assert.Equal(Tier.Ssd, got.Tier);
+    }
+
+    [Fact]
+    public async Task By_default_a_page_is_flushed_as_soon_as_the_tail_leaves_it()
+    {
+        Assert.Equal(0, new Options.NamespaceOptions().MutableFraction);
+        var options = TestOptions.Engine(_folder.Path);
+        await using var engine = await CacheEngine.OpenAsync(options);
+        var ns = (Storage.CacheNamespace)engine.GetNamespace("kv");
+        // About 5 of the RAM tier's 8 pages: with a mutable region of half of them, the last 3 would stay unflushed.
+        for (int i = 0; i < 50; i++) await ns.PutAsync(TestOptions.Key(i), TestOptions.Value(i, 100_000));
+        long tailPage = ns.Store.TailAddress & ~(ns.Store.PageBytes - 1);
+        Assert.True(tailPage >= 4 * ns.Store.PageBytes, $"tail {ns.Store.TailAddress}");
+        Assert.Equal(tailPage, ns.Store.ReadOnlyAddress);
+    }
+
+    [Theory]
+    [InlineData(-0.1)]
+    [InlineData(1.5)]
+    [InlineData(double.NaN)]
+    public async Task A_mutable_fraction_outside_0_to_1_is_refused_with_its_name(double fraction)
+    {
+        var options = TestOptions.Engine(_folder.Path);
+        options.Namespaces["kv"].MutableFraction = fraction;
+        var error = await Assert.ThrowsAsync<CacheException>(async () => await CacheEngine.OpenAsync(options));
+        Assert.Equal(CacheErrorCode.InvalidArgument, error.Code);
+        Assert.Contains("MutableFraction", error.Message);
     }
 }

@@ -27,6 +27,10 @@ internal sealed class CheckpointCoordinator
         _indexInterval = indexIntervalBytes;
         _logger = logger;
         DurableBeginAddress = store.BeginAddress;
+        // An empty log needs no index checkpoint: recovery without one rebuilds the index from the log's begin
+        // address, a stretch the interval bounds all the same. So a new store's first commit only flushes the log
+        // (writing the index took about 90 ms of the first commit after 768 MiB of ingest).
+        if (store.TailAddress == store.BeginAddress) _lastIndexTail = store.BeginAddress;
     }
 
     /// <summary>The begin address the last checkpoint recorded: segments below it have been deleted.</summary>

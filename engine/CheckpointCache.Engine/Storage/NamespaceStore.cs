@@ -64,9 +64,16 @@ internal sealed class NamespaceStore : IDisposable
         var (pageBits, segmentBits, memoryBits, emptyPages, indexBuckets) = Layout(name, policy, engine);
         System.IO.Directory.CreateDirectory(Path.Combine(directory, "log"));
         System.IO.Directory.CreateDirectory(Path.Combine(directory, "checkpoints"));
+        // FASTER preallocates its whole power-of-two buffer, empty pages included: more than the budget.
+        bool preallocate = policy.IsPreallocateRam && emptyPages == 0;
+        if (policy.PreallocateRam == true && !preallocate)
+        {
+            logger.LogWarning("Namespace {Namespace}: RamBytes {RamBytes} is not a power of two, so its RAM tier is allocated as the log fills, not preallocated",
+                name, policy.RamBytes);
+        }
 
         var stopwatch = Stopwatch.StartNew();
-        var (store, device) = Create(directory, policy, engine, pageBits, segmentBits, memoryBits, indexBuckets, loggerFactory);
+        var (store, device) = Create(directory, policy, engine, pageBits, segmentBits, memoryBits, preallocate, indexBuckets, loggerFactory);
         bool hasCheckpoint = System.IO.Directory.EnumerateFileSystemEntries(Path.Combine(directory, "checkpoints")).Any();
         if (hasCheckpoint)
         {
@@ -84,7 +91,7 @@ internal sealed class NamespaceStore : IDisposable
                 System.IO.Directory.Move(directory, quarantine);
                 System.IO.Directory.CreateDirectory(Path.Combine(directory, "log"));
                 System.IO.Directory.CreateDirectory(Path.Combine(directory, "checkpoints"));
-                (store, device) = Create(directory, policy, engine, pageBits, segmentBits, memoryBits, indexBuckets, loggerFactory);
+                (store, device) = Create(directory, policy, engine, pageBits, segmentBits, memoryBits, preallocate, indexBuckets, loggerFactory);
             }
         }
         if (emptyPages > 0) store.Log.SetEmptyPageCount(emptyPages, wait: true);
@@ -103,7 +110,7 @@ internal sealed class NamespaceStore : IDisposable
     }
 
     private static (FasterKV<SpanByte, SpanByte>, IDevice) Create(string directory, NamespaceOptions policy, EngineOptions engine,
-        int pageBits, int segmentBits, int memoryBits, long indexBuckets, ILoggerFactory loggerFactory)
+        int pageBits, int segmentBits, int memoryBits, bool preallocate, long indexBuckets, ILoggerFactory loggerFactory)
     {
         var device = LogDeviceFactory.Create(Path.Combine(directory, "log", "hlog"), engine, loggerFactory);
         var logSettings = new LogSettings
@@ -114,7 +121,7 @@ internal sealed class NamespaceStore : IDisposable
             MemorySizeBits = memoryBits,
             MutableFraction = policy.MutableFraction,
             ReadCopyOptions = ReadCopyOptions.None,
-            PreallocateLog = policy.IsPreallocateRam,
+            PreallocateLog = preallocate,
         };
         var checkpointSettings = new CheckpointSettings
         {
@@ -143,6 +150,8 @@ internal sealed class NamespaceStore : IDisposable
         long maxRecord = 8 + RecordKey.ChunkLength(engine.MaxKeyBytes + 64) + 8 + RecordHeader.Size + policy.ChunkBytes + 8;
         if (maxRecord > policy.PageBytes)
             throw Invalid(name, $"ChunkBytes {policy.ChunkBytes} plus record headers must fit in one page (PageBytes {policy.PageBytes}); a record never straddles pages");
+        if (!(policy.MutableFraction is >= 0 and <= 1))
+            throw Invalid(name, $"MutableFraction {policy.MutableFraction} must be between 0 and 1");
         if (policy.ChunkBytes < 4096) throw Invalid(name, $"ChunkBytes {policy.ChunkBytes} must be at least 4KiB");
         if (!(policy.PromoteBudget >= 0) || double.IsInfinity(policy.PromoteBudget))
             throw Invalid(name, $"PromoteBudget {policy.PromoteBudget} must be a number of 0 or more (bytes promoted per byte read from SSD)");
