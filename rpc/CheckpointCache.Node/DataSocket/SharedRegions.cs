@@ -42,6 +42,7 @@ internal sealed class SharedRegions(LimitsOptions limits) : IDisposable
         var region = _regions[(int)id];
         if (offset > (ulong)region.Length || length > (ulong)region.Length - offset)
             return (default, $"{place}: bytes {offset}..{offset + length} are outside shared buffer {id} ({region.Length} bytes)");
+        region.Populate((long)offset, (long)length);
         return (region.Memory.Slice((int)offset, (int)length), null);
     }
 
