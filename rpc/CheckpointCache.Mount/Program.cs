@@ -40,7 +40,13 @@ if (errors.Count > 0)
 
 using var client = FilesClient.Connect(options.Endpoint, new FilesClientOptions { FrameBytes = options.MaxIoBytes });
 var calls = new NodeCalls(client, options.NodeRetryTimeout, logger);
-var fs = new MountedFileSystem(calls, options, logger);
+// Read-ahead windows (three per worker thread: a sequential reader holds the one it reads and two ahead) and
+// write-behind (half of it per worker thread) in shared buffers the node fills and drains directly; pages are only
+// taken as slots are used.
+using var readBuffers = SharedSlots.Allocate("checkpointcache-mount-reads", Math.Max(1024 * 1024, options.ReadAheadBytes / 2), 3 * options.Threads, logger);
+using var writeBuffers = SharedSlots.Allocate("checkpointcache-mount-writes", options.MaxIoBytes,
+    options.Threads * Math.Max(1, options.WriteBehindBytes / options.MaxIoBytes / 2), logger);
+var fs = new MountedFileSystem(calls, options, readBuffers, writeBuffers, logger);
 try
 {
     return new FuseHost(options, fs, logger).Run();

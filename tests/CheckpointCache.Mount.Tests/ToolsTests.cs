@@ -4,7 +4,7 @@ namespace CheckpointCache.Mount.Tests;
 
 /// <summary>
 /// Everyday tools on a real FUSE mount of a real node, checked byte for byte against the local disk:
-/// cp of 1 GiB both ways, dd, tar, rsync -a, fio --verify, ls -l, rm -r.
+/// cp of 1 GiB both ways, dd, tar, rsync -a, fio --verify, ls -l, rm -r; the file bytes go through shared buffers.
 /// </summary>
 public sealed class ToolsTests(MountFixture fixture) : IClassFixture<MountFixture>
 {
@@ -33,6 +33,19 @@ public sealed class ToolsTests(MountFixture fixture) : IClassFixture<MountFixtur
         var lines = sums.Split('\n');
         Assert.Equal(lines[0], lines[1]);
         await Shell.OkAsync($"rm {mnt}/big {local}/big {local}/back");
+    }
+
+    [FuseFact]
+    public async Task File_bytes_move_through_shared_buffers_the_node_maps()
+    {
+        var (mnt, local) = Folders("shared");
+        await Shell.OkAsync($"head -c 40000001 /dev/urandom > {local}/src");
+        await Shell.OkAsync($"dd if={local}/src of={mnt}/out bs=1M conv=fsync status=none");
+        await Shell.OkAsync($"cat {mnt}/out > {local}/back && cmp {local}/src {local}/back");
+        // The node mapped the mount's buffers: it read the written bytes out of them and wrote the read ones into them.
+        var maps = await File.ReadAllTextAsync($"/proc/{Setup.Node!.Pid}/maps");
+        Assert.Contains("memfd:checkpointcache-mount-writes", maps);
+        Assert.Contains("memfd:checkpointcache-mount-reads", maps);
     }
 
     [FuseFact]

@@ -140,7 +140,7 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
         });
 
     /// <summary>The node's id of each place's buffer on this connection, registering those it does not know yet.</summary>
-    private static async Task<uint[]> RegisterAllAsync(WireConnection wire, IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, CancellationToken ct)
+    internal static async Task<uint[]> RegisterAllAsync(WireConnection wire, IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, CancellationToken ct)
     {
         wire.Registered ??= [];
         var ids = new uint[places.Count];
@@ -290,6 +290,29 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
                 await wire.ReadExactAsync(destination.Slice(total, (int)segment), ct);
                 total += (int)segment;
             }
+        });
+
+    /// <summary>
+    /// Files Read of <paramref name="length"/> bytes at <paramref name="offset"/> into a shared buffer, written there by
+    /// the node; returns the bytes read (fewer at the end of the file). Throws <see cref="SharedBufferRefusedException"/>
+    /// when the node will not map the buffer.
+    /// </summary>
+    public async Task<int> ReadFileSharedAsync(ulong sessionId, long offset, (SharedBuffer Buffer, int Offset, int Length) place, TimeSpan timeout, CancellationToken cancellationToken)
+        => await CallAsync(timeout, cancellationToken, async (wire, ct) =>
+        {
+            var ids = await RegisterAllAsync(wire, [place], ct);
+            await wire.EnsureRoomAsync(DataWire.RequestHeaderBytes + 36, ct);
+            await wire.WriteRequestHeaderAsync(DataWire.OpFileReadShared, [], 0, ct);
+            wire.WriteUInt64(sessionId);
+            wire.WriteUInt64((ulong)offset);
+            wire.WriteUInt64((ulong)place.Length);
+            wire.WriteUInt32(ids[0]);
+            wire.WriteUInt64((ulong)place.Offset);
+            await wire.FlushAsync(ct);
+            await ReadFilesStatusAsync(wire, magic: true, ct);
+            ulong read = await wire.ReadUInt64Async(ct);
+            if (read > (ulong)place.Length) throw new IOException($"the node reports {read} bytes read into a {place.Length}-byte place");
+            return (int)read;
         });
 
     private static async Task WriteHeaderAsync(WireConnection wire, byte op, NamespaceRef ns, int count, CancellationToken ct)

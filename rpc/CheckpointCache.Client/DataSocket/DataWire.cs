@@ -31,6 +31,12 @@ public static class DataWire
     /// <summary>BatchPut from registered shared buffers: per item, the buffer, offset and length of the value.</summary>
     public const byte OpPutShared = 7;
 
+    /// <summary>Files Write from registered shared buffers: a session id, then (offset, length, buffer, buffer offset) records ended as op 3's.</summary>
+    public const byte OpFileWriteShared = 8;
+
+    /// <summary>Files Read into a registered shared buffer: a session id, an offset, a length, the buffer and the offset there; answers the bytes read.</summary>
+    public const byte OpFileReadShared = 9;
+
     /// <summary>The length that ends a file write's records.</summary>
     public const uint RecordEnd = uint.MaxValue;
 

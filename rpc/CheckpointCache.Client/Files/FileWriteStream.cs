@@ -48,7 +48,11 @@ public sealed class FileWriteStream : IAsyncDisposable
         if (_client is not null && await _client.DataSocketAsync(ct) is { } socket) _data = new DataSocketFileWriter(socket, _sessionId);
     }
 
-    /// <summary>Sends <paramref name="data"/> at <paramref name="offset"/>; the memory must stay unchanged until this returns.</summary>
+    /// <summary>
+    /// Sends <paramref name="data"/> at <paramref name="offset"/>; the memory must stay unchanged until this returns, or,
+    /// when it lies in a <see cref="SharedMemory.SharedBuffer"/> (which the node reads from directly), until
+    /// <see cref="CompleteAsync"/> returns.
+    /// </summary>
     public async Task WriteAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         await ChooseAsync(cancellationToken);
@@ -59,6 +63,11 @@ public sealed class FileWriteStream : IAsyncDisposable
                 using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _ct);
                 await _data.WriteAsync(offset, data, both.Token);
                 return;
+            }
+            catch (RpcException e)
+            {
+                // The node answered a call the writer ended to switch between socket and shared-buffer records.
+                throw FilesClientException.From(e);
             }
             catch (Exception e) when ((e is SocketException or IOException or ObjectDisposedException) && !_data.Sent)
             {

@@ -1,3 +1,4 @@
+using CheckpointCache.Client.SharedMemory;
 using CheckpointCache.Rpc.Files.V1;
 using Grpc.Core;
 
@@ -90,13 +91,27 @@ public sealed class FilesClient : IDisposable
         await stream.CompleteAsync();
     }
 
-    /// <summary>Reads into <paramref name="destination"/> from a session; returns the bytes read (fewer at the end of the file).</summary>
+    /// <summary>
+    /// Reads into <paramref name="destination"/> from a session; returns the bytes read (fewer at the end of the file).
+    /// A destination in a <see cref="SharedBuffer"/> is filled by the node directly, no byte crossing the socket.
+    /// </summary>
     public async Task<int> ReadAsync(ulong sessionId, long offset, Memory<byte> destination, CancellationToken ct = default)
     {
         if (await _client.DataSocketAsync(ct) is { } data)
         {
             try
             {
+                if (SharedBuffer.TryLocate(destination, out var buffer, out int at))
+                {
+                    try
+                    {
+                        return await data.ReadFileSharedAsync(sessionId, offset, (buffer, at, destination.Length), _options.StreamTimeout, ct);
+                    }
+                    catch (SharedBufferRefusedException)
+                    {
+                        // The node will not map the buffer: the bytes come through the socket instead.
+                    }
+                }
                 return await data.ReadFileAsync(sessionId, offset, destination, _options.StreamTimeout, ct);
             }
             catch (RpcException e)

@@ -15,7 +15,7 @@ namespace CheckpointCache.Mount.FileSystem;
 /// a byte count, or a negative errno; nothing throws into native code. Calls block their FUSE
 /// worker thread (a native thread, not a pool thread) while the async client does the work.
 /// </summary>
-internal sealed class MountedFileSystem(NodeCalls calls, MountOptions options, ILogger logger)
+internal sealed class MountedFileSystem(NodeCalls calls, MountOptions options, SharedSlots readBuffers, SharedSlots writeBuffers, ILogger logger)
 {
     private const int O_ACCMODE = 3, O_WRONLY = 1, O_RDWR = 2, O_EXCL = 0x80, O_TRUNC = 0x200;
     private const uint RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2;
@@ -174,7 +174,8 @@ internal sealed class MountedFileSystem(NodeCalls calls, MountOptions options, I
         }
         int rc = Call(operation, path, () => calls.RunAsync(() => Client.OpenAsync(path, open, mode & 0xFFF, Store)), out var response);
         if (rc != 0) return rc;
-        var file = new OpenFile(calls, response!, canRead, canWrite, Store, options.WriteBehindBytes / options.MaxIoBytes, options.ReadAheadBytes, logger);
+        var file = new OpenFile(calls, response!, canRead, canWrite, Store, options.WriteBehindBytes / options.MaxIoBytes, options.ReadAheadBytes,
+            readBuffers, writeBuffers, logger);
         ulong fh = (ulong)Interlocked.Increment(ref _nextHandle);
         _handles[fh] = file;
         FuseLayout.SetFh(fi, fh);

@@ -12,6 +12,7 @@ namespace CheckpointCache.Mount.FileSystem;
 /// close wait for all of them and then for the node's commit. Sequential reads are served from
 /// read-ahead windows. If the node restarts, a handle with nothing uncommitted reopens its file by
 /// id (a reader only if the file did not change); one with uncommitted writes fails with EIO.
+/// Written bytes are copied once, into a shared slot the node reads them from (ordinary memory when none is free).
 /// </summary>
 internal sealed class OpenFile
 {
@@ -22,12 +23,17 @@ internal sealed class OpenFile
     private readonly SemaphoreSlim _reopen = new(1, 1);
     private readonly Task? _pump;
     private readonly ReadAhead? _readAhead;
+    private readonly SharedSlots _writeBuffers;
+    /// <summary>Slots of the open write stream: the node may read them until the stream completes.</summary>
+    private readonly List<PendingWrite> _inStream = [];
+    private readonly int _completeAfter;
     private ulong _sessionId;
     private long _size;
     private volatile bool _uncommitted;
     private volatile HandleFailedException? _failure;
 
-    public OpenFile(NodeCalls calls, OpenResponse open, bool canRead, bool canWrite, string store, int writeSlots, int readAheadBytes, ILogger logger)
+    public OpenFile(NodeCalls calls, OpenResponse open, bool canRead, bool canWrite, string store, int writeSlots, int readAheadBytes,
+        SharedSlots readBuffers, SharedSlots writeBuffers, ILogger logger)
     {
         _calls = calls;
         _logger = logger;
@@ -39,8 +45,11 @@ internal sealed class OpenFile
         CanWrite = canWrite;
         Store = store;
         _writeSlots = new SemaphoreSlim(Math.Max(1, writeSlots));
+        _writeBuffers = writeBuffers;
+        // Half the write-behind completes a stream, freeing its slots while the other half keeps the node busy.
+        _completeAfter = Math.Max(1, writeSlots / 2);
         if (canWrite) _pump = Task.Run(PumpAsync);
-        else _readAhead = new ReadAhead(this, readAheadBytes);
+        else _readAhead = new ReadAhead(this, readAheadBytes, readBuffers);
     }
 
     public long FileId { get; }
@@ -98,10 +107,12 @@ internal sealed class OpenFile
     {
         if (_failure is { } failure) throw failure;
         _writeSlots.Wait();
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        var slot = length <= _writeBuffers.SlotBytes ? _writeBuffers.TryRent() : null;
+        var array = slot is null ? ArrayPool<byte>.Shared.Rent(length) : null;
+        var copy = slot is not null ? slot.Memory[..length] : array.AsMemory(0, length);
         // Copied inside the callback: libfuse reuses its buffer once we return.
-        new ReadOnlySpan<byte>(data, length).CopyTo(buffer);
-        _writes.Writer.TryWrite(new PendingWrite(offset, buffer, length, null));
+        new ReadOnlySpan<byte>(data, length).CopyTo(copy.Span);
+        _writes.Writer.TryWrite(new PendingWrite(offset, copy, slot, array, null));
         long end = offset + length;
         long seen;
         while (end > (seen = Interlocked.Read(ref _size)) && Interlocked.CompareExchange(ref _size, end, seen) != seen) { }
@@ -112,7 +123,7 @@ internal sealed class OpenFile
     {
         if (!CanWrite) return;
         var barrier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _writes.Writer.TryWrite(new PendingWrite(0, null, 0, barrier));
+        _writes.Writer.TryWrite(new PendingWrite(0, default, null, null, barrier));
         await barrier.Task.ConfigureAwait(false);
         if (_failure is { } failure) throw failure;
     }
@@ -124,16 +135,11 @@ internal sealed class OpenFile
         {
             if (item.Barrier is { } barrier)
             {
-                if (stream is not null)
-                {
-                    try { await stream.CompleteAsync().ConfigureAwait(false); }
-                    catch (Exception e) { Fail(e); }
-                    await stream.DisposeAsync().ConfigureAwait(false);
-                    stream = null;
-                }
+                stream = await EndStreamAsync(stream).ConfigureAwait(false);
                 barrier.TrySetResult();
                 continue;
             }
+            bool held = false;
             try
             {
                 if (_failure is not null) continue;
@@ -144,21 +150,50 @@ internal sealed class OpenFile
                     stream = Client.OpenWriteStream(_sessionId);
                 }
                 _uncommitted = true;
-                await stream.WriteAsync(item.Offset, item.Buffer.AsMemory(0, item.Length)).ConfigureAwait(false);
+                await stream.WriteAsync(item.Offset, item.Data).ConfigureAwait(false);
+                if (item.Slot is not null)
+                {
+                    _inStream.Add(item);
+                    held = true;
+                    if (_inStream.Count >= _completeAfter) stream = await EndStreamAsync(stream).ConfigureAwait(false);
+                }
             }
             catch (Exception e)
             {
                 Fail(e);
-                if (stream is not null) await stream.DisposeAsync().ConfigureAwait(false);
-                stream = null;
+                stream = await EndStreamAsync(stream, completed: false).ConfigureAwait(false);
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(item.Buffer!);
-                _writeSlots.Release();
+                if (!held) Free(item);
             }
         }
-        if (stream is not null) await stream.DisposeAsync().ConfigureAwait(false);
+        await EndStreamAsync(stream, completed: false).ConfigureAwait(false);
+    }
+
+    /// <summary>Completes the stream (unless it failed), then frees the slots the node was reading from.</summary>
+    private async Task<FileWriteStream?> EndStreamAsync(FileWriteStream? stream, bool completed = true)
+    {
+        if (stream is not null)
+        {
+            if (completed)
+            {
+                try { await stream.CompleteAsync().ConfigureAwait(false); }
+                catch (Exception e) { Fail(e); }
+            }
+            // Disposing closes the connection of an unfinished stream, so the node stops reading the slots.
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
+        foreach (var held in _inStream) Free(held);
+        _inStream.Clear();
+        return null;
+    }
+
+    private void Free(PendingWrite item)
+    {
+        if (item.Slot is not null) _writeBuffers.Return(item.Slot);
+        else ArrayPool<byte>.Shared.Return(item.Array!);
+        _writeSlots.Release();
     }
 
     private void Fail(Exception e)

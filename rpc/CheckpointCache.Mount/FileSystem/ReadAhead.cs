@@ -8,13 +8,16 @@ namespace CheckpointCache.Mount.FileSystem;
 /// After two sequential reads, windows of half of Mount:ReadAheadBytes are fetched ahead (two in
 /// flight); a random read fetches just what it asked for.
 /// </summary>
-internal sealed class ReadAhead(OpenFile file, int readAheadBytes) : IDisposable
+internal sealed class ReadAhead(OpenFile file, int readAheadBytes, SharedSlots slots) : IDisposable
 {
-    private sealed class Window(long offset, int length, byte[] buffer, Task<int> fill)
+    private sealed class Window(long offset, int length, Memory<byte> buffer, SharedSlot? slot, byte[]? array, Task<int> fill)
     {
         public long Offset { get; } = offset;
         public int Length { get; } = length;
-        public byte[] Buffer { get; } = buffer;
+        public Memory<byte> Buffer { get; } = buffer;
+        /// <summary>Where the buffer came from: a shared slot (the node fills it directly) or the array pool.</summary>
+        public SharedSlot? Slot { get; } = slot;
+        public byte[]? Array { get; } = array;
         public Task<int> Fill { get; } = fill;
         public long End => Offset + Length;
         /// <summary>Readers copying out of the buffer; it goes back to the pool when dropped and unused.</summary>
@@ -70,7 +73,7 @@ internal sealed class ReadAhead(OpenFile file, int readAheadBytes) : IDisposable
                 filled = await window.Fill.ConfigureAwait(false);
                 int at = (int)(position - window.Offset);
                 n = Math.Min(destination.Length - total, filled - at);
-                if (n > 0) window.Buffer.AsSpan(at, n).CopyTo(destination.Span[total..]);
+                if (n > 0) window.Buffer.Span.Slice(at, n).CopyTo(destination.Span[total..]);
             }
             catch
             {
@@ -88,8 +91,10 @@ internal sealed class ReadAhead(OpenFile file, int readAheadBytes) : IDisposable
 
     private Window Start(long offset, int length)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
-        var window = new Window(offset, length, buffer, file.FetchAsync(offset, buffer.AsMemory(0, length)));
+        var slot = length <= slots.SlotBytes ? slots.TryRent() : null;
+        var array = slot is null ? ArrayPool<byte>.Shared.Rent(length) : null;
+        var buffer = slot is not null ? slot.Memory[..length] : array.AsMemory(0, length);
+        var window = new Window(offset, length, buffer, slot, array, file.FetchAsync(offset, buffer));
         _windows.Add(window);
         return window;
     }
@@ -102,15 +107,19 @@ internal sealed class ReadAhead(OpenFile file, int readAheadBytes) : IDisposable
         if (window.Users == 0) ReturnWhenFilled(window);
     }
 
-    private static void Release(Window window)
+    private void Release(Window window)
     {
         window.Users--;
         if (window.Dropped && window.Users == 0) ReturnWhenFilled(window);
     }
 
     // The buffer goes back only once the node's read has stopped writing into it.
-    private static void ReturnWhenFilled(Window window)
-        => window.Fill.ContinueWith(_ => ArrayPool<byte>.Shared.Return(window.Buffer), TaskScheduler.Default);
+    private void ReturnWhenFilled(Window window)
+        => window.Fill.ContinueWith(_ =>
+        {
+            if (window.Slot is not null) slots.Return(window.Slot);
+            else ArrayPool<byte>.Shared.Return(window.Array!);
+        }, TaskScheduler.Default);
 
     public void Dispose()
     {

@@ -26,6 +26,7 @@ public sealed class DataSocketCalls(
     PutAdmission admission,
     DataSocketFileCalls files,
     DataSocketSharedCalls shared,
+    DataSocketSharedFileCalls sharedFiles,
     NodeLifecycle lifecycle,
     NodeIdentity identity,
     ILogger<DataSocketCalls> logger)
@@ -58,8 +59,8 @@ public sealed class DataSocketCalls(
         DataWire.OpGet or DataWire.OpGetShared => "BatchGet",
         DataWire.OpPut or DataWire.OpPutShared => "BatchPut",
         DataWire.OpRegisterBuffer => "RegisterBuffer",
-        DataWire.OpFileWrite => "Write",
-        DataWire.OpFileRead => "Read",
+        DataWire.OpFileWrite or DataWire.OpFileWriteShared => "Write",
+        DataWire.OpFileRead or DataWire.OpFileReadShared => "Read",
         _ => null,
     };
 
@@ -77,11 +78,17 @@ public sealed class DataSocketCalls(
             uint nsLength = await wire.ReadUInt32Async(ct);
             uint count = await wire.ReadUInt32Async(ct);
             if (flags != 0 || reserved != 0) throw new DataCallException(StatusCode.InvalidArgument, "request flags and reserved bytes must be 0");
-            if (MethodOf(op) is null) throw new DataCallException(StatusCode.Unimplemented, $"operation {op} is not served; 1 is BatchGet, 2 is BatchPut, 3 is Files Write, 4 is Files Read, 5 registers a shared buffer, 6 and 7 are BatchGet and BatchPut through shared buffers");
-            if (op is DataWire.OpFileWrite or DataWire.OpFileRead)
+            if (MethodOf(op) is null) throw new DataCallException(StatusCode.Unimplemented, $"operation {op} is not served; 1 is BatchGet, 2 is BatchPut, 3 is Files Write, 4 is Files Read, 5 registers a shared buffer, 6 and 7 are BatchGet and BatchPut through shared buffers, 8 and 9 are Files Write and Read through shared buffers");
+            if (op is DataWire.OpFileWrite or DataWire.OpFileRead or DataWire.OpFileWriteShared or DataWire.OpFileReadShared)
             {
                 if (nsLength != 0 || count != 0) throw new DataCallException(StatusCode.InvalidArgument, "a files call carries no namespace and no count (both 0)");
-                var status = op == DataWire.OpFileWrite ? await files.WriteAsync(wire, ct) : await files.ReadAsync(wire, ct);
+                var status = op switch
+                {
+                    DataWire.OpFileWrite => await files.WriteAsync(wire, ct),
+                    DataWire.OpFileRead => await files.ReadAsync(wire, ct),
+                    DataWire.OpFileWriteShared => await sharedFiles.WriteAsync(wire, regions, ct),
+                    _ => await sharedFiles.ReadAsync(wire, regions, ct),
+                };
                 await wire.FlushAsync(ct);
                 return status;
             }

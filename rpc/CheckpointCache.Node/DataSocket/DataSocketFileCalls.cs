@@ -27,18 +27,11 @@ public sealed class DataSocketFileCalls(FileTreeRegistry registry, NodeLifecycle
     /// <summary>Serves a write stream; returns the call's status (the connection closes on a refusal).</summary>
     public async Task<StatusCode> WriteAsync(WireConnection wire, CancellationToken ct)
     {
-        ulong sessionId = await wire.ReadUInt64Async(ct);
-        lifecycle.BeginSessionWrite();
         var buffer = ArrayPool<byte>.Shared.Rent(ReadSpanBytes);
-        long written = 0;
-        FileSession? session = null;
         try
         {
-            while (true)
+            return await ServeWriteAsync(wire, async (_, length) =>
             {
-                long offset = (long)await wire.ReadUInt64Async(ct);
-                uint length = await wire.ReadUInt32Async(ct);
-                if (length == DataWire.RecordEnd) break;
                 if (length > DataWire.MaxRecordBytes)
                     throw new FilesException(FilesErrorCode.InvalidArgument, $"a write record of {length} bytes is over the data socket's {DataWire.MaxRecordBytes}");
                 if (buffer.Length < length)
@@ -47,8 +40,36 @@ public sealed class DataSocketFileCalls(FileTreeRegistry registry, NodeLifecycle
                     buffer = ArrayPool<byte>.Shared.Rent((int)length);
                 }
                 await wire.ReadExactAsync(buffer.AsMemory(0, (int)length), ct);
+                return buffer.AsMemory(0, (int)length);
+            }, ct);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// The write stream of ops 3 and 8: the session id, then records of an offset, a length and what <paramref name="data"/>
+    /// takes from the wire to give the record's bytes (given the record's index and length), up to the end record; then
+    /// the answer. In-flight work for a drain, counted and never refused.
+    /// </summary>
+    internal async Task<StatusCode> ServeWriteAsync(WireConnection wire, Func<int, uint, ValueTask<ReadOnlyMemory<byte>>> data, CancellationToken ct)
+    {
+        ulong sessionId = await wire.ReadUInt64Async(ct);
+        lifecycle.BeginSessionWrite();
+        long written = 0;
+        FileSession? session = null;
+        try
+        {
+            for (int record = 0; ; record++)
+            {
+                long offset = (long)await wire.ReadUInt64Async(ct);
+                uint length = await wire.ReadUInt32Async(ct);
+                if (length == DataWire.RecordEnd) break;
+                var bytes = await data(record, length);
                 session ??= registry.GetSession(sessionId);
-                await session.WriteAsync(offset, buffer.AsMemory(0, (int)length), ct);
+                await session.WriteAsync(offset, bytes, ct);
                 written += length;
             }
             session ??= registry.GetSession(sessionId);
@@ -66,7 +87,6 @@ public sealed class DataSocketFileCalls(FileTreeRegistry registry, NodeLifecycle
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
             lifecycle.EndWrite();
         }
     }
@@ -125,7 +145,7 @@ public sealed class DataSocketFileCalls(FileTreeRegistry registry, NodeLifecycle
         }
     }
 
-    private static void Header(WireConnection wire, StatusCode code, string message, string error, bool magic = true)
+    internal static void Header(WireConnection wire, StatusCode code, string message, string error, bool magic = true)
     {
         if (magic) wire.WriteUInt32(DataWire.ResponseMagic);
         wire.WriteInt32((int)code);

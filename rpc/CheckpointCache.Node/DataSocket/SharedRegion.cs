@@ -8,14 +8,44 @@ namespace CheckpointCache.Node.DataSocket;
 /// </summary>
 internal sealed class SharedRegion : IDisposable
 {
+    /// <summary>Pages are populated a chunk at a time, each chunk once (a call on a connection runs alone, so no lock).</summary>
+    private const int ChunkBytes = 1024 * 1024;
+
     private readonly MappedMemory _memory;
+    private readonly bool[] _populated;
+    private bool _cannotPopulate;
     private int _disposed;
 
-    private SharedRegion(nint address, int length) => _memory = new MappedMemory(address, length, this);
+    private SharedRegion(nint address, int length)
+    {
+        _memory = new MappedMemory(address, length, this);
+        _populated = new bool[(length + ChunkBytes - 1) / ChunkBytes];
+    }
 
     public int Length => _memory.Length;
 
     public Memory<byte> Memory => _memory.Memory;
+
+    /// <summary>
+    /// Maps the pages of bytes [<paramref name="offset"/>, +<paramref name="length"/>) into the node before a copy uses
+    /// them. Each connection maps the buffer anew, so without this every page would fault once per connection; profiles
+    /// of the mount's reads had a quarter of the node's CPU in those faults.
+    /// </summary>
+    public void Populate(long offset, long length)
+    {
+        if (_cannotPopulate || length == 0) return;
+        for (long chunk = offset / ChunkBytes, last = (offset + length - 1) / ChunkBytes; chunk <= last; chunk++)
+        {
+            if (_populated[chunk]) continue;
+            long start = chunk * ChunkBytes;
+            if (!LinuxMemory.Populate(_memory.Address + (nint)start, Math.Min(ChunkBytes, Length - start)))
+            {
+                _cannotPopulate = true;
+                return;
+            }
+            _populated[chunk] = true;
+        }
+    }
 
     /// <summary>Maps <paramref name="descriptor"/> (taking ownership of it) after checking what the client promised.</summary>
     public static SharedRegion Map(int descriptor, long declaredBytes)

@@ -32,13 +32,17 @@ internal sealed class SharedRegions(LimitsOptions limits) : IDisposable
     /// Bytes [<paramref name="offset"/>, +<paramref name="length"/>) of region <paramref name="id"/>, or the reason
     /// they are not a valid place (named for item <paramref name="index"/>).
     /// </summary>
-    public (Memory<byte> Memory, string? Problem) Slice(uint id, ulong offset, ulong length, int index)
+    public (Memory<byte> Memory, string? Problem) Slice(uint id, ulong offset, ulong length, int index) => Slice(id, offset, length, $"item {index}");
+
+    /// <summary>As the item form, the reason naming the place as <paramref name="place"/> ("write record 3", "the read's destination").</summary>
+    public (Memory<byte> Memory, string? Problem) Slice(uint id, ulong offset, ulong length, string place)
     {
         if (id >= (uint)_regions.Count)
-            return (default, $"item {index}: shared buffer {id} was not registered on this connection ({_regions.Count} are)");
+            return (default, $"{place}: shared buffer {id} was not registered on this connection ({_regions.Count} are)");
         var region = _regions[(int)id];
         if (offset > (ulong)region.Length || length > (ulong)region.Length - offset)
-            return (default, $"item {index}: bytes {offset}..{offset + length} are outside shared buffer {id} ({region.Length} bytes)");
+            return (default, $"{place}: bytes {offset}..{offset + length} are outside shared buffer {id} ({region.Length} bytes)");
+        region.Populate((long)offset, (long)length);
         return (region.Memory.Slice((int)offset, (int)length), null);
     }
 

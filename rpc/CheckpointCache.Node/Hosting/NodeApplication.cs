@@ -139,6 +139,7 @@ public sealed partial class NodeApplication : IAsyncDisposable
             builder.Services.AddSingleton<DataSocket.DataSocketCalls>();
             builder.Services.AddSingleton<DataSocket.DataSocketFileCalls>();
             builder.Services.AddSingleton<DataSocket.DataSocketSharedCalls>();
+            builder.Services.AddSingleton<DataSocket.DataSocketSharedFileCalls>();
             builder.Services.AddHostedService<DataSocket.DataSocketListener>();
             identity.DataSocket = dataSocket.Path;
             builder.Services.AddSingleton(files);

@@ -139,7 +139,7 @@ public sealed class DataSocketTests(LimitedNodeFixture fixture) : IClassFixture<
         Assert.False(await wire.WaitForFrameAsync(CancellationToken.None));
 
         using var second = await WireConnection.ConnectAsync(_path, CancellationToken.None);
-        await second.WriteRequestHeaderAsync(9, _ns.ToRef().ToByteArray(), 0, CancellationToken.None);
+        await second.WriteRequestHeaderAsync(DataWire.OpFileReadShared + 1, _ns.ToRef().ToByteArray(), 0, CancellationToken.None);
         await second.FlushAsync(CancellationToken.None);
         Assert.Equal(DataWire.ResponseMagic, await second.ReadUInt32Async(CancellationToken.None));
         Assert.Equal((uint)StatusCode.Unimplemented, await second.ReadUInt32Async(CancellationToken.None));
