@@ -253,12 +253,27 @@ public sealed class FileSession
             destination.Span.Clear();
             return;
         }
-        using var value = await _tree.Namespace.GetAsync(BlockKey.Block(File.Id, index, version), cancellationToken).ConfigureAwait(false)
-            ?? throw new FilesException(FilesErrorCode.DataLost, $"block {index} of '{Path}' (file #{File.Id}) cannot be read back: it was evicted or failed its checksum");
+        var key = BlockKey.Block(File.Id, index, version);
+        if (within == 0)
+        {
+            // The block from its start: straight from the store into the destination, one copy (often a client's
+            // shared buffer), instead of through a pooled buffer.
+            var read = await _tree.Namespace.ReadIntoAsync(key, destination, cancellationToken).ConfigureAwait(false);
+            if (read.Outcome == ReadIntoOutcome.Miss) throw BlockLost(index);
+            if (read.Outcome == ReadIntoOutcome.Hit)
+            {
+                destination.Span[(int)read.Length..].Clear();
+                return;
+            }
+        }
+        using var value = await _tree.Namespace.GetAsync(key, cancellationToken).ConfigureAwait(false) ?? throw BlockLost(index);
         int available = Math.Clamp(value.Length - within, 0, destination.Length);
         value.Span.Slice(within, available).CopyTo(destination.Span);
         destination.Span[available..].Clear();
     }
+
+    private FilesException BlockLost(long index)
+        => new(FilesErrorCode.DataLost, $"block {index} of '{Path}' (file #{File.Id}) cannot be read back: it was evicted or failed its checksum");
 
     /// <summary>Reads up to <paramref name="destination"/>.Length bytes at <paramref name="offset"/>; returns 0 at the end of the file.</summary>
     public async Task<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
