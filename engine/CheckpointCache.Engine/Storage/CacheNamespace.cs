@@ -116,24 +116,7 @@ internal sealed class CacheNamespace : ICacheNamespace
         var buffer = Store.Buffers.Rent((int)manifest.Length);
         try
         {
-            int worst = (int)Tier.Ram;
-            int next = -1;
-            async Task Worker()
-            {
-                for (int i; (i = Interlocked.Increment(ref next)) < manifest.ChunkCount;)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var slice = buffer.Memory.Slice((int)((long)i * manifest.ChunkLength), LengthOf(manifest, i));
-                    var chunkTier = await ReadChunkIntoAsync(userKey, manifest, i, slice, promote).ConfigureAwait(false);
-                    if (chunkTier == Tier.Ssd) Volatile.Write(ref worst, (int)Tier.Ssd);
-                }
-            }
-            var workers = new Task[Math.Min(ChunkReadParallelism, Math.Max(1, manifest.ChunkCount))];
-            for (int w = 0; w < workers.Length; w++) workers[w] = Worker();
-            await Task.WhenAll(workers).ConfigureAwait(false);
-            var valueTier = tier == Tier.Ssd ? Tier.Ssd : (Tier)worst;
-            Counters.Hit(valueTier, manifest.Length);
-            NoteRead(userKey, valueTier, promote, manifest.Length);
+            var valueTier = await ReadChunksIntoAsync(userKey, manifest, tier, buffer.Memory, promote, cancellationToken).ConfigureAwait(false);
             return new CacheValue(buffer, (int)manifest.Length, valueTier);
         }
         catch (ChunkMissingException)
@@ -147,6 +130,32 @@ internal sealed class CacheNamespace : ICacheNamespace
             buffer.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Reads every chunk of a manifest's value into <paramref name="destination"/>, a few at a time, and counts the hit;
+    /// the value's tier (SSD when its root or any chunk came from there). Throws <see cref="ChunkMissingException"/>.
+    /// </summary>
+    private async Task<Tier> ReadChunksIntoAsync(byte[] userKey, Manifest manifest, Tier rootTier, Memory<byte> destination, bool promote, CancellationToken cancellationToken)
+    {
+        int worst = (int)Tier.Ram;
+        int next = -1;
+        async Task Worker()
+        {
+            for (int i; (i = Interlocked.Increment(ref next)) < manifest.ChunkCount;)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var slice = destination.Slice((int)((long)i * manifest.ChunkLength), LengthOf(manifest, i));
+                if (await ReadChunkIntoAsync(userKey, manifest, i, slice, promote).ConfigureAwait(false) == Tier.Ssd) Volatile.Write(ref worst, (int)Tier.Ssd);
+            }
+        }
+        var workers = new Task[Math.Min(ChunkReadParallelism, Math.Max(1, manifest.ChunkCount))];
+        for (int w = 0; w < workers.Length; w++) workers[w] = Worker();
+        await Task.WhenAll(workers).ConfigureAwait(false);
+        var valueTier = rootTier == Tier.Ssd ? Tier.Ssd : (Tier)worst;
+        Counters.Hit(valueTier, manifest.Length);
+        NoteRead(userKey, valueTier, promote, manifest.Length);
+        return valueTier;
     }
 
     private static int LengthOf(Manifest manifest, int index)
@@ -254,23 +263,7 @@ internal sealed class CacheNamespace : ICacheNamespace
         if (manifest.Length > destination.Length) return new ReadIntoResult(ReadIntoOutcome.TooSmall, manifest.Length, tier);
         try
         {
-            int worst = (int)Tier.Ram;
-            int next = -1;
-            async Task Worker()
-            {
-                for (int i; (i = Interlocked.Increment(ref next)) < manifest.ChunkCount;)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var slice = destination.Slice((int)((long)i * manifest.ChunkLength), LengthOf(manifest, i));
-                    if (await ReadChunkIntoAsync(userKey, manifest, i, slice, promote).ConfigureAwait(false) == Tier.Ssd) Volatile.Write(ref worst, (int)Tier.Ssd);
-                }
-            }
-            var workers = new Task[Math.Min(ChunkReadParallelism, Math.Max(1, manifest.ChunkCount))];
-            for (int w = 0; w < workers.Length; w++) workers[w] = Worker();
-            await Task.WhenAll(workers).ConfigureAwait(false);
-            var valueTier = tier == Tier.Ssd ? Tier.Ssd : (Tier)worst;
-            Counters.Hit(valueTier, manifest.Length);
-            NoteRead(userKey, valueTier, promote, manifest.Length);
+            var valueTier = await ReadChunksIntoAsync(userKey, manifest, tier, destination, promote, cancellationToken).ConfigureAwait(false);
             return new ReadIntoResult(ReadIntoOutcome.Hit, manifest.Length, valueTier);
         }
         catch (ChunkMissingException)

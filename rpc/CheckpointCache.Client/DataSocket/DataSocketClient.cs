@@ -69,14 +69,7 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
                 throw;
             }
             await sending;
-            var results = new KeyResult[count];
-            for (int i = 0; i < count; i++)
-            {
-                var code = (StatusCode)await wire.ReadUInt32Async(ct);
-                int replicas = (int)await wire.ReadUInt32Async(ct);
-                results[i] = new KeyResult(i, code, await wire.ReadStringAsync(ct), replicas);
-            }
-            return (IReadOnlyList<KeyResult>)results;
+            return await ReadPutResultsAsync(wire, count, ct);
         });
 
     /// <summary>
@@ -87,17 +80,7 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
         IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, TimeSpan timeout, CancellationToken cancellationToken)
         => await CallAsync(timeout, cancellationToken, async (wire, ct) =>
         {
-            var ids = await RegisterAllAsync(wire, places, ct);
-            await WriteHeaderAsync(wire, DataWire.OpGetShared, ns, keys.Count, ct);
-            for (int i = 0; i < keys.Count; i++)
-            {
-                await wire.EnsureRoomAsync(22 + keys[i].Length, ct);
-                wire.WriteShortBytes(keys[i].Span);
-                wire.WriteUInt32(ids[i]);
-                wire.WriteUInt64((ulong)places[i].Offset);
-                wire.WriteUInt64((ulong)places[i].Length);
-            }
-            await wire.FlushAsync(ct);
+            await WritePlacesAsync(wire, DataWire.OpGetShared, ns, keys, places, ct);
             int count = await ReadResponseHeaderAsync(wire, keys.Count, ct);
             var results = new FillResult[count];
             for (int i = 0; i < count; i++)
@@ -117,27 +100,39 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
         IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, TimeSpan timeout, CancellationToken cancellationToken)
         => await CallAsync(timeout, cancellationToken, async (wire, ct) =>
         {
-            var ids = await RegisterAllAsync(wire, places, ct);
-            await WriteHeaderAsync(wire, DataWire.OpPutShared, ns, keys.Count, ct);
-            for (int i = 0; i < keys.Count; i++)
-            {
-                await wire.EnsureRoomAsync(22 + keys[i].Length, ct);
-                wire.WriteShortBytes(keys[i].Span);
-                wire.WriteUInt32(ids[i]);
-                wire.WriteUInt64((ulong)places[i].Offset);
-                wire.WriteUInt64((ulong)places[i].Length);
-            }
-            await wire.FlushAsync(ct);
-            int count = await ReadResponseHeaderAsync(wire, keys.Count, ct);
-            var results = new KeyResult[count];
-            for (int i = 0; i < count; i++)
-            {
-                var code = (StatusCode)await wire.ReadUInt32Async(ct);
-                int replicas = (int)await wire.ReadUInt32Async(ct);
-                results[i] = new KeyResult(i, code, await wire.ReadStringAsync(ct), replicas);
-            }
-            return (IReadOnlyList<KeyResult>)results;
+            await WritePlacesAsync(wire, DataWire.OpPutShared, ns, keys, places, ct);
+            return await ReadPutResultsAsync(wire, await ReadResponseHeaderAsync(wire, keys.Count, ct), ct);
         });
+
+    /// <summary>A shared-buffer call: per key, the key and its place (the buffer's id on this connection, offset, length).</summary>
+    private static async Task WritePlacesAsync(WireConnection wire, byte op, NamespaceRef ns, IReadOnlyList<ReadOnlyMemory<byte>> keys,
+        IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, CancellationToken ct)
+    {
+        var ids = await RegisterAllAsync(wire, places, ct);
+        await WriteHeaderAsync(wire, op, ns, keys.Count, ct);
+        for (int i = 0; i < keys.Count; i++)
+        {
+            await wire.EnsureRoomAsync(22 + keys[i].Length, ct);
+            wire.WriteShortBytes(keys[i].Span);
+            wire.WriteUInt32(ids[i]);
+            wire.WriteUInt64((ulong)places[i].Offset);
+            wire.WriteUInt64((ulong)places[i].Length);
+        }
+        await wire.FlushAsync(ct);
+    }
+
+    /// <summary>A BatchPut's per-item results (ops 2 and 7): code, replicas, message.</summary>
+    private static async Task<IReadOnlyList<KeyResult>> ReadPutResultsAsync(WireConnection wire, int count, CancellationToken ct)
+    {
+        var results = new KeyResult[count];
+        for (int i = 0; i < count; i++)
+        {
+            var code = (StatusCode)await wire.ReadUInt32Async(ct);
+            int replicas = (int)await wire.ReadUInt32Async(ct);
+            results[i] = new KeyResult(i, code, await wire.ReadStringAsync(ct), replicas);
+        }
+        return results;
+    }
 
     /// <summary>The node's id of each place's buffer on this connection, registering those it does not know yet.</summary>
     internal static async Task<uint[]> RegisterAllAsync(WireConnection wire, IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, CancellationToken ct)

@@ -292,10 +292,16 @@ public sealed class DataSocketCalls(
             ArrayPool<byte>.Shared.Return(buffer);
             lifecycle.EndWrite();
         }
+        await WritePutResultsAsync(wire, results, ct);
+    }
+
+    /// <summary>A BatchPut's answer (ops 2 and 7): per item its code, replicas (1 when stored) and message.</summary>
+    internal static async Task WritePutResultsAsync(WireConnection wire, (int Code, string Message)[] results, CancellationToken ct)
+    {
         wire.WriteUInt32(DataWire.ResponseMagic);
         wire.WriteInt32(0);
         wire.WriteString("");
-        wire.WriteUInt32((uint)count);
+        wire.WriteUInt32((uint)results.Length);
         foreach (var (code, message) in results)
         {
             await wire.EnsureRoomAsync(WireConnection.ItemFramingBytes, ct);

@@ -58,7 +58,18 @@ public sealed class DataSocketSharedCalls(
         }
         descriptor = LinuxMemory.ReceiveDescriptor((int)wire.Socket.Handle, DescriptorWaitMs, ct);
         if (descriptor < 0) throw new DataCallException(StatusCode.InvalidArgument, "the registration's byte carried no descriptor (SCM_RIGHTS)");
-        var region = SharedRegion.Map(descriptor, (long)bytes);
+        SharedRegion region;
+        try
+        {
+            region = SharedRegion.Map(descriptor, (long)bytes);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            // A refusal with its reason, not a dropped connection: the client then moves the values through the socket.
+            const int OutOfMemory = 12;
+            throw new DataCallException(e.NativeErrorCode == OutOfMemory ? StatusCode.ResourceExhausted : StatusCode.Internal,
+                $"the node could not map the {bytes}-byte shared buffer: {e.Message}");
+        }
         uint id = regions.Add(region);
         logger.LogDebug("Shared buffer {Id} of {Bytes} bytes mapped for a data-socket connection", id, bytes);
         wire.WriteUInt32(DataWire.ResponseMagic);
@@ -171,16 +182,6 @@ public sealed class DataSocketSharedCalls(
         {
             lifecycle.EndWrite();
         }
-        wire.WriteUInt32(DataWire.ResponseMagic);
-        wire.WriteInt32(0);
-        wire.WriteString("");
-        wire.WriteUInt32((uint)count);
-        foreach (var (code, message) in results)
-        {
-            await wire.EnsureRoomAsync(WireConnection.ItemFramingBytes, ct);
-            wire.WriteInt32(code);
-            wire.WriteUInt32(code == 0 ? 1u : 0u);
-            wire.WriteString(message);
-        }
+        await DataSocketCalls.WritePutResultsAsync(wire, results, ct);
     }
 }
