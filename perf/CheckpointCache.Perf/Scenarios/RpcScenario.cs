@@ -24,7 +24,7 @@ public sealed class RpcScenario : IScenario
     private IReadOnlyList<ByteSize> _sizes = [];
     private IReadOnlyList<int> _concurrency = [];
     private TimeSpan _duration;
-    private int _batch;
+    private int _batch, _prefixBatch;
     private ByteSize _workingSet;
     private bool _skipTcp;
     private HashSet<string> _paths = [];
@@ -37,6 +37,8 @@ public sealed class RpcScenario : IScenario
         --sizes LIST          value sizes (default 256k,1m,4m)
         --concurrency LIST    outstanding calls (default 1,4,16)
         --batch N             values per BatchPut/BatchGet call (default 1)
+        --prefix-batch N      also time 1 MiB gets at concurrency 4 with N values per call, shared buffers
+                              and in process, as an inference server loads a prefix (default 16; 1 skips it)
         --seconds S           duration of each measured phase (default 3)
         --working-set SIZE    bytes of values per size, kept resident in RAM (default 128MiB)
         --skip-tcp            measure the Unix socket only
@@ -48,18 +50,19 @@ public sealed class RpcScenario : IScenario
         _sizes = args.Sizes("sizes", "256k,1m,4m");
         _concurrency = args.String("concurrency", "1,4,16").Split(',').Select(int.Parse).ToList();
         _batch = args.Int("batch", 1);
+        _prefixBatch = args.Int("prefix-batch", 16);
         _duration = TimeSpan.FromSeconds(args.Double("seconds", 3));
         _workingSet = args.Size("working-set", ByteSize.FromMiB(128));
         _skipTcp = args.Flag("skip-tcp");
         _paths = args.String("paths", "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
-        if (_concurrency.Any(c => c < 1) || _batch < 1) throw new ArgumentException("--concurrency and --batch must be at least 1");
+        if (_concurrency.Any(c => c < 1) || _batch < 1 || _prefixBatch < 1) throw new ArgumentException("--concurrency, --batch and --prefix-batch must be at least 1");
         if (_sizes.Any(s => s.Bytes < 4096 || s.Bytes > 64 * ByteSize.MiB)) throw new ArgumentException("--sizes must be between 4KiB and 64MiB");
     }
 
     public async Task<ScenarioResult> RunAsync(ScenarioContext context, CancellationToken cancellationToken)
     {
         var result = new ScenarioResult()
-            .Column("path", "path").Column("op", "op").Column("size", "value").Column("concurrency", "conc")
+            .Column("path", "path").Column("op", "op").Column("size", "value").Column("concurrency", "conc").Column("batch", "batch")
             .Column("mb_s", "MB/s").Column("calls_s", "calls/s").Column("p50_ms", "p50 ms").Column("p99_ms", "p99 ms").Column("ram_share", "RAM hits");
         result.Notes.Add($"{_batch} value(s) per call, {_duration.TotalSeconds:F0} s per phase, working set {_workingSet} per size kept in a {RamBudget} RAM tier; MB/s are 10^6 bytes of values per second");
 
@@ -99,16 +102,16 @@ public sealed class RpcScenario : IScenario
             foreach (var size in _sizes)
             {
                 int length = (int)size.Bytes;
-                int keys = Math.Max(_batch * _concurrency.Max(), (int)(_workingSet.Bytes / length));
+                int keys = Math.Max(Math.Max(_batch, _prefixBatch) * _concurrency.Max(), (int)(_workingSet.Bytes / length));
                 var pattern = ValuePattern.NewBuffer(length);
                 var buffersPool = new System.Collections.Concurrent.ConcurrentBag<byte[]>();
-                // One shared buffer per value in flight, reused across calls (as an inference server's pinned pool).
+                // One shared buffer per call in flight, a value's room after another, reused across calls (as an inference server's pinned pool).
                 var sharedPool = new System.Collections.Concurrent.ConcurrentBag<SharedBuffer>();
                 var sharedAll = new System.Collections.Concurrent.ConcurrentBag<SharedBuffer>();
                 SharedBuffer RentShared()
                 {
                     if (sharedPool.TryTake(out var b)) return b;
-                    b = SharedBuffer.Allocate(length, "perf-rpc");
+                    b = SharedBuffer.Allocate(length * Math.Max(_batch, _prefixBatch), "perf-rpc");
                     sharedAll.Add(b);
                     return b;
                 }
@@ -118,25 +121,25 @@ public sealed class RpcScenario : IScenario
                     {
                         var client = clients[transport];
                         context.Progress($"{transport} put {size} x{concurrency}");
-                        var put = await MeasureAsync(concurrency, keys, async (ids, ct) =>
+                        var put = await MeasureAsync(concurrency, keys, _batch, async (ids, ct) =>
                         {
                             if (transport == "uds-shared")
                             {
-                                var shared = ids.Select(_ => RentShared()).ToArray();
+                                var shared = RentShared();
                                 try
                                 {
                                     for (int i = 0; i < ids.Length; i++)
                                     {
-                                        pattern.CopyTo(shared[i].Memory.Span);
-                                        ValuePattern.Stamp(shared[i].Memory.Span, ids[i]);
+                                        pattern.CopyTo(shared.Memory.Span.Slice(i * length, length));
+                                        ValuePattern.Stamp(shared.Memory.Span.Slice(i * length, length), ids[i]);
                                     }
-                                    var rs = await client.BatchPutAsync(ns, ids.Select((id, i) => new KvItem(ValuePattern.Key(id), shared[i].Memory)).ToList(), ct);
+                                    var rs = await client.BatchPutAsync(ns, ids.Select((id, i) => new KvItem(ValuePattern.Key(id), shared.Memory.Slice(i * length, length))).ToList(), ct);
                                     if (rs.Any(x => !x.Ok)) result.Failures.Add($"{transport} put failed: {rs.First(x => !x.Ok).Message}");
                                     return 0;
                                 }
                                 finally
                                 {
-                                    foreach (var b in shared) sharedPool.Add(b);
+                                    sharedPool.Add(shared);
                                 }
                             }
                             var items = ids.Select(id => { var b = pattern.ToArray(); ValuePattern.Stamp(b, id); return new KvItem(ValuePattern.Key(id), b); }).ToList();
@@ -144,47 +147,49 @@ public sealed class RpcScenario : IScenario
                             if (r.Any(x => !x.Ok)) result.Failures.Add($"{transport} put failed: {r.First(x => !x.Ok).Message}");
                             return 0;
                         }, cancellationToken);
-                        Report(result, transport, "put", size, concurrency, put.Load, put.RamHits);
+                        Report(result, transport, "put", size, concurrency, _batch, put.Load, put.RamHits);
                     }
 
                     // Fresh values at the log tail: every read below is a RAM-tier hit (the RAM hits column checks it).
                     await RewriteAsync(clients["uds"], ns, keys, pattern, cancellationToken);
                     foreach (var transport in transports)
                     {
-                        var client = clients[transport];
                         context.Progress($"{transport} get {size} x{concurrency}");
-                        // Into buffers reused across calls, as an inference server loads into its own (pinned) memory.
-                        var get = await MeasureAsync(concurrency, keys, async (ids, ct) =>
+                        var get = await MeasureAsync(concurrency, keys, _batch, (ids, ct) => GetIntoAsync(transport, ids, ct), cancellationToken);
+                        Report(result, transport, "get", size, concurrency, _batch, get.Load, get.RamHits);
+                    }
+
+                    // Into buffers reused across calls, as an inference server loads into its own (pinned) memory.
+                    async Task<int> GetIntoAsync(string transport, long[] ids, CancellationToken ct)
+                    {
+                        var client = clients[transport];
+                        bool useShared = transport == "uds-shared";
+                        var shared = useShared ? RentShared() : null;
+                        var buffers = useShared ? [] : Enumerable.Range(0, ids.Length).Select(_ => buffersPool.TryTake(out var b) ? b : new byte[length]).ToArray();
+                        var targets = shared is not null ? ids.Select((_, i) => shared.Memory.Slice(i * length, length)).ToList() : buffers.Select(b => (Memory<byte>)b).ToList();
+                        try
                         {
-                            bool useShared = transport == "uds-shared";
-                            var shared = useShared ? ids.Select(_ => RentShared()).ToArray() : [];
-                            var buffers = useShared ? [] : Enumerable.Range(0, ids.Length).Select(_ => buffersPool.TryTake(out var b) ? b : new byte[length]).ToArray();
-                            var targets = useShared ? shared.Select(b => b.Memory).ToList() : buffers.Select(b => (Memory<byte>)b).ToList();
-                            try
+                            var got = await client.BatchGetIntoAsync(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), targets, ct);
+                            int ram = 0;
+                            for (int i = 0; i < got.Count; i++)
                             {
-                                var got = await client.BatchGetIntoAsync(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), targets, ct);
-                                int ram = 0;
-                                for (int i = 0; i < got.Count; i++)
-                                {
-                                    if (!got[i].Hit || got[i].Length != length || !ValuePattern.Verify(targets[i].Span, ids[i], length)) result.Failures.Add($"{transport} get of {ids[i]} returned wrong bytes or a miss ({got[i].Message})");
-                                    if (got[i].Tier == CheckpointCache.Rpc.Kv.V1.Tier.Ram) ram++;
-                                }
-                                return ram;
+                                if (!got[i].Hit || got[i].Length != length || !ValuePattern.Verify(targets[i].Span, ids[i], length)) result.Failures.Add($"{transport} get of {ids[i]} returned wrong bytes or a miss ({got[i].Message})");
+                                if (got[i].Tier == CheckpointCache.Rpc.Kv.V1.Tier.Ram) ram++;
                             }
-                            finally
-                            {
-                                foreach (var b in buffers) buffersPool.Add(b);
-                                foreach (var b in shared) sharedPool.Add(b);
-                            }
-                        }, cancellationToken);
-                        Report(result, transport, "get", size, concurrency, get.Load, get.RamHits);
+                            return ram;
+                        }
+                        finally
+                        {
+                            foreach (var b in buffers) buffersPool.Add(b);
+                            if (shared is not null) sharedPool.Add(shared);
+                        }
                     }
 
                     if (_paths.Count == 0 || _paths.Contains("uds-new-arrays"))
                     {
                         // The same over the data socket, each value in a new array (BatchGetAsync): what allocation costs.
                         context.Progress($"uds get (new arrays) {size} x{concurrency}");
-                        var allocating = await MeasureAsync(concurrency, keys, async (ids, ct) =>
+                        var allocating = await MeasureAsync(concurrency, keys, _batch, async (ids, ct) =>
                         {
                             var got = await clients["uds"].BatchGetAsync(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), ct);
                             int ram = 0;
@@ -195,12 +200,15 @@ public sealed class RpcScenario : IScenario
                             }
                             return ram;
                         }, cancellationToken);
-                        Report(result, "uds-new-arrays", "get", size, concurrency, allocating.Load, allocating.RamHits);
+                        Report(result, "uds-new-arrays", "get", size, concurrency, _batch, allocating.Load, allocating.RamHits);
                     }
                     buffersPool.Clear();
 
                     context.Progress($"in-process get {size} x{concurrency}");
-                    var inProcess = await MeasureAsync(concurrency, keys, async (ids, ct) =>
+                    var inProcess = await MeasureAsync(concurrency, keys, _batch, InProcessGetAsync, cancellationToken);
+                    Report(result, "in-process", "get", size, concurrency, _batch, inProcess.Load, inProcess.RamHits);
+
+                    async Task<int> InProcessGetAsync(long[] ids, CancellationToken ct)
                     {
                         int ram = 0;
                         foreach (var id in ids)
@@ -210,15 +218,25 @@ public sealed class RpcScenario : IScenario
                             else if (value.Tier == CheckpointCache.Engine.Tier.Ram) ram++;
                         }
                         return ram;
-                    }, cancellationToken);
-                    Report(result, "in-process", "get", size, concurrency, inProcess.Load, inProcess.RamHits);
+                    }
+
+                    if (concurrency == 4 && length == OneMiB && _prefixBatch > 1 && transports.Contains("uds-shared"))
+                    {
+                        // A prefix load: an inference server asks for a request's blocks in one call (a 4k-token
+                        // prefix of an 8B model is 512 blocks of 1 MiB), so the per-call cost is shared by many values.
+                        context.Progress($"uds-shared and in-process get {size} x{concurrency}, {_prefixBatch} values per call");
+                        var prefixShared = await MeasureAsync(concurrency, keys, _prefixBatch, (ids, ct) => GetIntoAsync("uds-shared", ids, ct), cancellationToken);
+                        Report(result, "uds-shared", "get", size, concurrency, _prefixBatch, prefixShared.Load, prefixShared.RamHits);
+                        var prefixInProcess = await MeasureAsync(concurrency, keys, _prefixBatch, InProcessGetAsync, cancellationToken);
+                        Report(result, "in-process", "get", size, concurrency, _prefixBatch, prefixInProcess.Load, prefixInProcess.RamHits);
+                    }
 
                     foreach (var transport in transports)
                     {
                         if (transport is "uds-grpc" or "uds-shared") continue;
                         context.Progress($"socket copy ({transport}) {size} x{concurrency}");
                         var copy = await socketCopy.MeasureAsync(transport, concurrency, length * _batch, _duration, cancellationToken);
-                        Report(result, "socket-copy-" + transport, "get", size, concurrency, copy, null);
+                        Report(result, "socket-copy-" + transport, "get", size, concurrency, _batch, copy, null);
                     }
                 }
                 // Closing the shared client's idle connections lets the node unmap them too.
@@ -230,27 +248,34 @@ public sealed class RpcScenario : IScenario
             foreach (var c in clients.Values) c.Dispose();
         }
 
-        double Mbs(string path, long size, int conc) => result.Rows.FirstOrDefault(r => (string)r["path"]! == path && (string)r["op"]! == "get"
-            && (long)r["size_bytes"]! == size && (int)r["concurrency"]! == conc)?["mb_s"] is double d ? d : double.NaN;
-        const long OneMiB = ByteSize.MiB;
+        double Mbs(string path, int batch) => result.Rows.FirstOrDefault(r => (string)r["path"]! == path && (string)r["op"]! == "get"
+            && (long)r["size_bytes"]! == OneMiB && (int)r["concurrency"]! == 4 && (int)r["batch"]! == batch)?["mb_s"] is double d ? d : double.NaN;
         if (_sizes.Any(s => s.Bytes == OneMiB) && _concurrency.Contains(4))
         {
             // The client's best path over the Unix socket: values in shared buffers, the socket carrying only the calls.
-            result.Ratios["uds_get_vs_inprocess"] = Mbs("uds-shared", OneMiB, 4) / Mbs("in-process", OneMiB, 4);
-            result.Ratios["uds_shared_get_vs_socket_copy"] = Mbs("uds-shared", OneMiB, 4) / Mbs("socket-copy-uds", OneMiB, 4);
+            // Taken where the per-call cost is shared as in a prefix load (--prefix-batch values per call); the same at
+            // --batch values per call is kept beside it, because there the call's round trip is most of the cost.
+            int batch = _prefixBatch > 1 && Mbs("uds-shared", _prefixBatch) is > 0 ? _prefixBatch : _batch;
+            result.Ratios["uds_get_vs_inprocess"] = Mbs("uds-shared", batch) / Mbs("in-process", batch);
+            result.Ratios[$"uds_get_vs_inprocess_batch{_batch}"] = Mbs("uds-shared", _batch) / Mbs("in-process", _batch);
+            result.Ratios["uds_shared_get_vs_socket_copy"] = Mbs("uds-shared", _batch) / Mbs("socket-copy-uds", _batch);
             // Values through the socket itself (caller memory that is not shared).
-            result.Ratios["uds_socket_get_vs_inprocess"] = Mbs("uds", OneMiB, 4) / Mbs("in-process", OneMiB, 4);
-            result.Ratios["uds_get_vs_socket_copy"] = Mbs("uds", OneMiB, 4) / Mbs("socket-copy-uds", OneMiB, 4);
-            result.Ratios["uds_grpc_get_vs_inprocess"] = Mbs("uds-grpc", OneMiB, 4) / Mbs("in-process", OneMiB, 4);
-            result.Ratios["uds_get_vs_uds_grpc"] = Mbs("uds", OneMiB, 4) / Mbs("uds-grpc", OneMiB, 4);
+            result.Ratios["uds_socket_get_vs_inprocess"] = Mbs("uds", _batch) / Mbs("in-process", _batch);
+            result.Ratios["uds_get_vs_socket_copy"] = Mbs("uds", _batch) / Mbs("socket-copy-uds", _batch);
+            result.Ratios["uds_grpc_get_vs_inprocess"] = Mbs("uds-grpc", _batch) / Mbs("in-process", _batch);
+            result.Ratios["uds_get_vs_uds_grpc"] = Mbs("uds", _batch) / Mbs("uds-grpc", _batch);
             if (!_skipTcp)
             {
-                result.Ratios["tcp_get_vs_inprocess"] = Mbs("tcp", OneMiB, 4) / Mbs("in-process", OneMiB, 4);
-                result.Ratios["tcp_get_vs_socket_copy"] = Mbs("tcp", OneMiB, 4) / Mbs("socket-copy-tcp", OneMiB, 4);
+                result.Ratios["tcp_get_vs_inprocess"] = Mbs("tcp", _batch) / Mbs("in-process", _batch);
+                result.Ratios["tcp_get_vs_socket_copy"] = Mbs("tcp", _batch) / Mbs("socket-copy-tcp", _batch);
             }
+            if (batch != _batch)
+                result.Notes.Add($"uds_get_vs_inprocess is taken at {batch} values of 1 MiB per call (a prefix load); uds_get_vs_inprocess_batch{_batch} at {_batch} per call, like the other ratios");
         }
         return result;
     }
+
+    private const long OneMiB = ByteSize.MiB;
 
     /// <summary>RAM tier of the node's kv store: the working set of one size fits with room to spare.</summary>
     private ByteSize RamBudget => new(Math.Max(ByteSize.GiB, 4 * _workingSet.Bytes));
@@ -271,20 +296,20 @@ public sealed class RpcScenario : IScenario
     private sealed record Measured(LoadResult Load, long RamHits);
 
     /// <summary>Workers take consecutive batches of ids round the working set; the operation returns its RAM-tier hits.</summary>
-    private async Task<Measured> MeasureAsync(int concurrency, int keys, Func<long[], CancellationToken, Task<int>> operation, CancellationToken ct)
+    private async Task<Measured> MeasureAsync(int concurrency, int keys, int batch, Func<long[], CancellationToken, Task<int>> operation, CancellationToken ct)
     {
         long next = 0, ram = 0;
         var load = await Load.RunAsync(concurrency, _duration, async worker =>
         {
-            long first = Interlocked.Add(ref next, _batch) - _batch;
-            var ids = Enumerable.Range(0, _batch).Select(i => (first + i) % keys).ToArray();
+            long first = Interlocked.Add(ref next, batch) - batch;
+            var ids = Enumerable.Range(0, batch).Select(i => (first + i) % keys).ToArray();
             Interlocked.Add(ref ram, await operation(ids, ct));
             return true;
         }, cancellationToken: ct);
         return new Measured(load, ram);
     }
 
-    private void Report(ScenarioResult result, string path, string op, ByteSize size, int concurrency, LoadResult load, long? ramHits)
+    private void Report(ScenarioResult result, string path, string op, ByteSize size, int concurrency, int batch, LoadResult load, long? ramHits)
     {
         var row = result.AddRow();
         row["path"] = path;
@@ -292,13 +317,14 @@ public sealed class RpcScenario : IScenario
         row["size"] = size.ToString();
         row["size_bytes"] = size.Bytes;
         row["concurrency"] = concurrency;
+        row["batch"] = batch;
         double seconds = load.Elapsed.TotalSeconds;
-        row["mb_s"] = load.Operations * _batch * (double)size.Bytes / 1e6 / seconds;
+        row["mb_s"] = load.Operations * batch * (double)size.Bytes / 1e6 / seconds;
         row["calls_s"] = load.Operations / seconds;
         row["p50_ms"] = load.Latency.P50Ms;
         row["p99_ms"] = load.Latency.P99Ms;
         if (op == "get" && ramHits is { } hits)
-            row["ram_share"] = load.Operations == 0 ? 0 : hits / (double)(load.Operations * _batch);
+            row["ram_share"] = load.Operations == 0 ? 0 : hits / (double)(load.Operations * batch);
     }
 
     /// <summary>
