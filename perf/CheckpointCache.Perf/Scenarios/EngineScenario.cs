@@ -144,7 +144,13 @@ public sealed class EngineScenario : IScenario
         string blockDevice = context.Machine.BlockDevice;
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
 
+        // The last read's continuation may still run on that engine's completion frames: unwind them so that they do
+        // not keep the previous engine alive.
+        await Task.Yield();
         PageCache.Drop(warn);
+        // The previous size's engine (or the warm-up's) is garbage by now; give its RAM tier back to the OS so that
+        // this size's peak RSS counts this engine, not the last one's pages the GC kept for reuse.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         PeakRss.TryReset();
         long baselineRss = PeakRss.Current();
         try
