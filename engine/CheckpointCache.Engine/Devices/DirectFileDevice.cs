@@ -30,6 +30,7 @@ public sealed class DirectFileDevice : StorageDeviceBase
     private readonly IoWorkerPool _workers;
     private readonly GroupCommitter? _committer;
     private readonly Action<IoRequest, int, uint> _complete;
+    private readonly DeviceIOCompletionCallback _pieceDone;
     private int _inFlight;
     private volatile bool _disposed;
 
@@ -40,6 +41,8 @@ public sealed class DirectFileDevice : StorageDeviceBase
         if (!Libc.IsSupported)
             throw new PlatformNotSupportedException("DirectFileDevice needs Linux on x64 or arm64; use FASTER's managed device elsewhere.");
         ArgumentOutOfRangeException.ThrowIfLessThan(options.IoThreads, 1);
+        if (options.ReadPieceBytes < 0 || options.ReadPieceBytes % SectorBytes != 0)
+            throw new ArgumentException($"ReadPieceBytes {options.ReadPieceBytes} must be 0 or a positive multiple of {SectorBytes}", nameof(options));
         _logger = logger ?? NullLogger.Instance;
         _directory = Path.GetDirectoryName(FileName) ?? throw new ArgumentException($"'{baseName}' has no folder", nameof(baseName));
         Directory.CreateDirectory(_directory);
@@ -51,6 +54,7 @@ public sealed class DirectFileDevice : StorageDeviceBase
         if (options.Recover) RecoverSegments();
 
         _complete = Complete;
+        _pieceDone = PieceDone;
         string threadName = $"dev-{Path.GetFileName(FileName)}";
         if (options.SyncWrites) _committer = new GroupCommitter(threadName, _directory, _complete, Counters, _logger);
         _workers = new IoWorkerPool(threadName, options.IoThreads, Execute, _logger);
@@ -147,12 +151,34 @@ public sealed class DirectFileDevice : StorageDeviceBase
             Complete(request, 0, 0);
             return;
         }
+        if (error == 0 && request.Kind == IoKind.Read && Options.ReadPieceBytes > 0 && request.Length > Options.ReadPieceBytes && !_disposed)
+        {
+            SubmitPieces(request);
+            return;
+        }
         if (error == 0 && (_disposed || !_workers.TryEnqueue(request)))
         {
             _logger.LogWarning("{Kind} of segment {Segment} refused: device {BaseName} is closed", request.Kind, request.Segment, FileName);
             error = Libc.ECANCELED;
         }
         if (error != 0) Complete(request, error, 0);
+    }
+
+    private void SubmitPieces(in IoRequest whole)
+    {
+        var pieces = SplitRead.Cut(whole, (uint)Options.ReadPieceBytes, _pieceDone);
+        // Each piece completes through Complete, which counts one in-flight I/O down.
+        Interlocked.Add(ref _inFlight, pieces.Length - 1);
+        foreach (var piece in pieces)
+        {
+            if (!_workers.TryEnqueue(piece)) Complete(piece, Libc.ECANCELED, 0);
+        }
+    }
+
+    private void PieceDone(uint error, uint bytes, object context)
+    {
+        if (SplitRead.PieceDone(context, error, bytes, out var whole, out uint wholeError, out uint wholeBytes))
+            InvokeCallback(whole, wholeError, wholeBytes);
     }
 
     private int Validate(in IoRequest r)
@@ -255,7 +281,7 @@ public sealed class DirectFileDevice : StorageDeviceBase
             if (done < r.Length && (n & (SectorBytes - 1)) != 0) break;
         }
         bytes = done;
-        if (done == 0)
+        if (done == 0 && !r.IsPiece)
         {
             // Nothing at that address: the data FASTER expects there was never made durable or was
             // lost. Say so instead of handing back zeros as if they were records.
@@ -296,9 +322,14 @@ public sealed class DirectFileDevice : StorageDeviceBase
     {
         if (error != 0) Interlocked.Increment(ref Counters.failures);
         Interlocked.Decrement(ref _inFlight);
+        InvokeCallback(r, (uint)error, bytes);
+    }
+
+    private void InvokeCallback(in IoRequest r, uint error, uint bytes)
+    {
         try
         {
-            r.Callback!((uint)error, bytes, r.Context!);
+            r.Callback!(error, bytes, r.Context!);
         }
         catch (Exception ex)
         {

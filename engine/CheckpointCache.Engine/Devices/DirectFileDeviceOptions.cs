@@ -21,6 +21,12 @@ public sealed record DirectFileDeviceOptions
     /// </summary>
     public bool SyncWrites { get; init; } = true;
 
+    /// <summary>
+    /// Reads longer than this are cut into pieces of this size that run on several I/O threads at once, so that a
+    /// few large gets keep more I/Os in flight on the disk; 0 reads each request in one pread. A multiple of 4 KiB.
+    /// </summary>
+    public int ReadPieceBytes { get; init; }
+
     /// <summary>Queued plus running I/Os above which FASTER is told to back off; 0 means 8 per I/O thread.</summary>
     public int ThrottleLimit { get; init; }
 }

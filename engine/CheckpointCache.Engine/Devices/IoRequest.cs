@@ -10,7 +10,7 @@ internal enum IoKind : byte
 }
 
 /// <summary>
-/// One queued device operation. A struct so that queueing an I/O allocates nothing beyond what
+/// One queued device operation (<see cref="IsPiece"/>: one piece of a <see cref="SplitRead"/>). A struct so that queueing an I/O allocates nothing beyond what
 /// FASTER already allocated for its context.
 /// </summary>
 internal readonly record struct IoRequest(
@@ -22,4 +22,5 @@ internal readonly record struct IoRequest(
     DeviceIOCompletionCallback? Callback,
     object? Context,
     AsyncCallback? RemoveCallback = null,
-    IAsyncResult? RemoveResult = null);
+    IAsyncResult? RemoveResult = null,
+    bool IsPiece = false);

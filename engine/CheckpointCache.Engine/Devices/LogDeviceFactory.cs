@@ -11,7 +11,7 @@ internal static class LogDeviceFactory
     {
         if (options.DirectIo && DirectFileDevice.IsSupported)
         {
-            return new DirectFileDevice(baseName, new DirectFileDeviceOptions { IoThreads = options.IoThreads, Recover = true },
+            return new DirectFileDevice(baseName, new DirectFileDeviceOptions { IoThreads = options.IoThreads, ReadPieceBytes = checked((int)options.ReadPieceBytes.Bytes), Recover = true },
                 loggerFactory.CreateLogger<DirectFileDevice>());
         }
         if (options.DirectIo)

@@ -20,6 +20,12 @@ public sealed class EngineOptions
     /// <summary>Dedicated I/O threads per namespace device: the disk queue depth the engine can keep.</summary>
     public int IoThreads { get; set; } = 16;
 
+    /// <summary>
+    /// Disk reads longer than this are cut into pieces of this size read at once on several I/O threads, so that a
+    /// few concurrent large gets keep more I/Os in flight; 0 reads each in one piece. A multiple of 4 KiB.
+    /// </summary>
+    public ByteSize ReadPieceBytes { get; set; }
+
     /// <summary>How often data is made durable without an explicit commit (FASTER fold-over checkpoint).</summary>
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(10);
 

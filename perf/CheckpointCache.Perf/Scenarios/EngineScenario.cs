@@ -23,6 +23,7 @@ public sealed class EngineScenario : IScenario
     private TimeSpan _readDuration;
     private double _workingSetFactor;
     private bool _promote, _buffered, _keep, _skipRaw, _noWarmup;
+    private ByteSize _readPiece;
     private ByteSize _pageBytes, _segmentBytes;
 
     public string Name => "engine";
@@ -36,6 +37,7 @@ public sealed class EngineScenario : IScenario
         --seconds S           duration of each read phase (default 20)
         --rounds N            slices each read phase is cut into, alternating between phases (default 4)
         --io-threads N        engine I/O threads per namespace device (default 16)
+        --read-piece SIZE     engine reads longer than this run as pieces of it at once (default 0: one pread each)
         --working-set X       working set as a multiple of --ram (default 3)
         --page SIZE           engine page size (default 32MiB); --segment SIZE segment size (default 256MiB)
         --promote             copy SSD hits back to RAM (off: reads measure the SSD path alone)
@@ -52,6 +54,7 @@ public sealed class EngineScenario : IScenario
         _readDuration = TimeSpan.FromSeconds(args.Double("seconds", 20));
         _rounds = args.Int("rounds", 4);
         _ioThreads = args.Int("io-threads", 16);
+        _readPiece = args.Size("read-piece", default);
         _workingSetFactor = args.Double("working-set", 3);
         _pageBytes = args.Size("page", ByteSize.FromMiB(32));
         _segmentBytes = args.Size("segment", ByteSize.FromMiB(256));
@@ -75,7 +78,7 @@ public sealed class EngineScenario : IScenario
         }
 
         result.Notes.Add($"RAM budget {_ram}, working set {_workingSetFactor} x RAM, concurrency {_concurrency}, {_readDuration.TotalSeconds:F0} s per read phase in {_rounds} slices, " +
-                         $"engine {(_buffered ? "FASTER managed device" : "O_DIRECT device")} with {_ioThreads} I/O threads, page {_pageBytes}, promote on hit {_promote}");
+                         $"engine {(_buffered ? "FASTER managed device" : "O_DIRECT device")} with {_ioThreads} I/O threads and reads cut in pieces of {_readPiece}, page {_pageBytes}, promote on hit {_promote}");
         if (!PeakRss.TryReset()) result.Notes.Add("peak RSS could not be reset per value size; it covers the whole run");
         if (context.Machine.BlockDevice.Length == 0) result.Notes.Add("no block device found under the data folder; disk byte counts are unavailable");
 
@@ -219,6 +222,7 @@ public sealed class EngineScenario : IScenario
         DataDirectory = directory,
         DirectIo = !_buffered,
         IoThreads = _ioThreads,
+        ReadPieceBytes = _readPiece,
         MaxValueBytes = new ByteSize(Math.Max(valueBytes, ByteSize.FromMiB(64).Bytes)),
         Namespaces =
         {

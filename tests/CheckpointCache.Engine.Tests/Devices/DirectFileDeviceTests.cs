@@ -65,12 +65,14 @@ public sealed class DirectFileDeviceTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task Read_running_past_end_of_file_is_zero_filled_and_read_starting_past_it_fails()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2 * Sector)] // pieces 0 and 1 hold the data, pieces 2-7 lie wholly past the end of the file
+    public async Task Read_running_past_end_of_file_is_zero_filled_and_read_starting_past_it_fails_once(int readPieceBytes)
     {
-        using var device = Open();
-        using var src = new AlignedBuffer(2 * Sector);
-        using var dst = new AlignedBuffer(4 * Sector);
+        using var device = new DirectFileDevice(Path.Combine(_folder.Path, "hlog"), new DirectFileDeviceOptions { IoThreads = 4, ReadPieceBytes = readPieceBytes });
+        using var src = new AlignedBuffer(3 * Sector);
+        using var dst = new AlignedBuffer(16 * Sector);
         Fill(src.Span, 2);
         Assert.Equal(0u, (await DeviceCalls.WriteAsync(device, 0, 0, src.Address, (uint)src.Length)).Error);
 
@@ -80,8 +82,58 @@ public sealed class DirectFileDeviceTests : IDisposable
         Assert.True(src.Span.SequenceEqual(dst.Span[..src.Length]));
         Assert.True(dst.Span[src.Length..].IndexOfAnyExcept((byte)0) < 0);
 
-        var beyond = await DeviceCalls.ReadAsync(device, 0, 16 * Sector, dst.Address, (uint)dst.Length);
-        Assert.Equal((61u /* ENODATA */, 0u), beyond);
+        int calls = 0;
+        var done = new TaskCompletionSource<(uint, uint)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        device.ReadAsync(0, 64 * Sector, dst.Address, (uint)dst.Length, (err, n, _) =>
+        {
+            if (Interlocked.Increment(ref calls) == 1) done.TrySetResult((err, n));
+        }, new object());
+        Assert.Equal((61u /* ENODATA */, 0u), await done.Task.WaitAsync(TimeSpan.FromMinutes(2)));
+        await DeviceCalls.ReadAsync(device, 0, 0, dst.Address, Sector); // a later I/O: any second callback has run by now
+        Assert.Equal(1, calls);
+        Assert.Equal(0, device.InFlight);
+    }
+
+    [Fact]
+    public async Task A_read_cut_into_pieces_returns_the_same_bytes_as_one_read()
+    {
+        using var device = new DirectFileDevice(Path.Combine(_folder.Path, "hlog"), new DirectFileDeviceOptions { IoThreads = 4, ReadPieceBytes = 16 * Sector });
+        const int length = 1024 * 1024 + 3 * Sector; // not a multiple of the piece: the last piece is short
+        using var src = new AlignedBuffer(length);
+        using var dst = new AlignedBuffer(length);
+        Fill(src.Span, 5);
+        Assert.Equal(0u, (await DeviceCalls.WriteAsync(device, 0, 4 * Sector, src.Address, length)).Error);
+        long readsBefore = device.Counters.Reads;
+
+        var read = await DeviceCalls.ReadAsync(device, 0, 4 * Sector, dst.Address, length);
+
+        Assert.Equal((0u, (uint)length), read);
+        Assert.True(src.Span.SequenceEqual(dst.Span));
+        Assert.Equal(17, device.Counters.Reads - readsBefore); // 16 pieces of 64 KiB and one of 12 KiB
+        Assert.Equal(0, device.InFlight);
+        Assert.Equal(0, device.Counters.Failures);
+    }
+
+    [Fact]
+    public async Task A_read_in_pieces_of_a_missing_segment_reports_ENOENT_once()
+    {
+        using var device = new DirectFileDevice(Path.Combine(_folder.Path, "hlog"), new DirectFileDeviceOptions { IoThreads = 4, ReadPieceBytes = Sector });
+        using var dst = new AlignedBuffer(8 * Sector);
+
+        var result = await DeviceCalls.ReadAsync(device, 3, 0, dst.Address, (uint)dst.Length);
+
+        Assert.Equal((2u /* ENOENT */, 0u), result);
+        Assert.Equal(0, device.InFlight);
+    }
+
+    [Theory]
+    [InlineData(-4096)]
+    [InlineData(1000)]
+    public void A_read_piece_that_is_not_a_sector_multiple_is_refused_naming_the_option(int pieceBytes)
+    {
+        var error = Assert.Throws<ArgumentException>(() =>
+            new DirectFileDevice(Path.Combine(_folder.Path, "hlog"), new DirectFileDeviceOptions { ReadPieceBytes = pieceBytes }));
+        Assert.Contains("ReadPieceBytes", error.Message);
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using CheckpointCache.Engine.Options;
+
 namespace CheckpointCache.Engine.Tests.Devices;
 
 /// <summary>The engine with DirectIo on, i.e. every namespace log on a DirectFileDevice.</summary>
@@ -7,10 +9,13 @@ public sealed class EngineOnDirectDeviceTests : IDisposable
 
     public void Dispose() => _folder.Dispose();
 
-    [Fact]
-    public async Task Committed_values_come_back_byte_exact_from_ssd_after_a_restart()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(64 * 1024)] // disk reads cut into 64 KiB pieces read at once
+    public async Task Committed_values_come_back_byte_exact_from_ssd_after_a_restart(int readPieceBytes)
     {
         var options = TestOptions.Engine(_folder.Path, directIo: true);
+        options.ReadPieceBytes = new ByteSize(readPieceBytes);
         var sizes = new[] { 4096, 100_000, 254 * 1024, 600_000, 2_000_000 };
         await using (var engine = await CacheEngine.OpenAsync(options))
         {
