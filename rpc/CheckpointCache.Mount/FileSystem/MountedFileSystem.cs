@@ -181,7 +181,7 @@ internal sealed class MountedFileSystem(NodeCalls calls, MountOptions options, S
         bool directIo = canWrite || !options.CachedReads;
         // Only direct_io readers need our read-ahead. The kernel's arrives out of order (several requests on
         // several threads), which ours took for random reads: a third of the bytes then crossed the socket into
-        // fresh memory, and windows fetched the same bytes again.
+        // fresh memory, and windows fetched some of the same bytes again.
         int readAhead = directIo ? options.ReadAheadBytes : 0;
         var file = new OpenFile(calls, response!, canRead, canWrite, Store, options.WriteBehindBytes / options.MaxIoBytes, readAhead,
             readBuffers, writeBuffers, logger);
