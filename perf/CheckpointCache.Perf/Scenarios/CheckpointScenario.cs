@@ -21,6 +21,7 @@ public sealed class CheckpointScenario : IScenario
     private int _files, _rounds, _threads, _readBuffer, _frameBytes;
     private ByteSize _fileBytes, _ram;
     private bool _keep;
+    private string[] _ways = [];
 
     public string Name => "checkpoint";
 
@@ -34,6 +35,7 @@ public sealed class CheckpointScenario : IScenario
         --threads N           FUSE worker threads of the mount (default 8)
         --read-buffer SIZE    read() size of the readers (default 4MiB)
         --frame SIZE          data per gRPC frame of the gRPC way (default 1MiB)
+        --ways LIST           ways to run, of local,mount,grpc (default all three; ratios need local)
         --keep                keep the data folder
         """;
 
@@ -47,6 +49,8 @@ public sealed class CheckpointScenario : IScenario
         _readBuffer = (int)args.Size("read-buffer", ByteSize.FromMiB(4)).Bytes;
         _frameBytes = (int)args.Size("frame", ByteSize.FromMiB(1)).Bytes;
         _keep = args.Flag("keep");
+        _ways = args.String("ways", "local,mount,grpc").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (_ways.Length == 0 || _ways.Any(w => w is not ("local" or "mount" or "grpc"))) throw new ArgumentException("--ways takes local, mount and grpc, comma-separated");
         if (_files < 1 || _rounds < 1 || _threads < 1) throw new ArgumentException("--files, --rounds and --threads must be at least 1");
         if (_fileBytes.Bytes < 1024 * 1024) throw new ArgumentException("--file-size must be at least 1MiB");
     }
@@ -121,7 +125,7 @@ public sealed class CheckpointScenario : IScenario
         for (int round = 0; round < _rounds; round++)
         {
             // Rotate the order so that no way always goes first (or last) on a drifting disk.
-            var ways = new[] { "local", "mount", "grpc" };
+            var ways = new[] { "local", "mount", "grpc" }.Where(_ways.Contains).ToArray();
             ways = ways.Skip(round % 3).Concat(ways.Take(round % 3)).ToArray();
             foreach (var way in ways)
             {
@@ -155,9 +159,9 @@ public sealed class CheckpointScenario : IScenario
             }
             if (!_keep)
             {
-                Directory.Delete(Path.Combine(local, $"r{round}"), recursive: true);
-                Directory.Delete(Path.Combine(mnt, $"r{round}"), recursive: true);
-                await client.DeleteAsync($"/grpc-r{round}", recursive: true, ct: cancellationToken);
+                if (_ways.Contains("local")) Directory.Delete(Path.Combine(local, $"r{round}"), recursive: true);
+                if (_ways.Contains("mount")) Directory.Delete(Path.Combine(mnt, $"r{round}"), recursive: true);
+                if (_ways.Contains("grpc")) await client.DeleteAsync($"/grpc-r{round}", recursive: true, ct: cancellationToken);
             }
         }
 
@@ -183,10 +187,11 @@ public sealed class CheckpointScenario : IScenario
             var g = phases.Where(p => p.Way == way && p.Kind == kind).ToList();
             return g.Sum(p => p.Bytes) / g.Sum(p => p.Elapsed.TotalSeconds);
         }
-        result.Ratios["mount_write_vs_local"] = Rate("mount", "write") / Rate("local", "write");
-        result.Ratios["mount_read_vs_local"] = Rate("mount", "read") / Rate("local", "read");
-        result.Ratios["grpc_write_vs_local"] = Rate("grpc", "write") / Rate("local", "write");
-        result.Ratios["grpc_read_vs_local"] = Rate("grpc", "read") / Rate("local", "read");
+        foreach (var way in new[] { "mount", "grpc" }.Where(w => _ways.Contains(w) && _ways.Contains("local")))
+        {
+            result.Ratios[$"{way}_write_vs_local"] = Rate(way, "write") / Rate("local", "write");
+            result.Ratios[$"{way}_read_vs_local"] = Rate(way, "read") / Rate("local", "read");
+        }
         result.Notes.Add("perf/node/mount cores: CPU of each process over the phase (the writers and readers are the perf process); CPU s/GB adds all three: " +
                          "on a machine this loaded, it says what the phase costs better than MB/s does");
         if (_keep) result.Notes.Add($"data kept in {root}");

@@ -174,16 +174,21 @@ internal sealed class MountedFileSystem(NodeCalls calls, MountOptions options, S
         }
         int rc = Call(operation, path, () => calls.RunAsync(() => Client.OpenAsync(path, open, mode & 0xFFF, Store)), out var response);
         if (rc != 0) return rc;
-        var file = new OpenFile(calls, response!, canRead, canWrite, Store, options.WriteBehindBytes / options.MaxIoBytes, options.ReadAheadBytes,
-            readBuffers, writeBuffers, logger);
-        ulong fh = (ulong)Interlocked.Increment(ref _nextHandle);
-        _handles[fh] = file;
-        FuseLayout.SetFh(fi, fh);
         // Writers use direct_io: no page cache in between, so close and fsync see every byte, nothing is cached
         // twice, and the kernel's dirty-page limits do not throttle a checkpoint. Readers go through the page
         // cache (dropped at each open), which lets the kernel read ahead with several requests in flight and
         // lets torch.load map the file.
-        if (canWrite || !options.CachedReads) FuseLayout.SetDirectIo(fi);
+        bool directIo = canWrite || !options.CachedReads;
+        // Only direct_io readers need our read-ahead. The kernel's arrives out of order (several requests on
+        // several threads), which ours took for random reads: a third of the bytes then crossed the socket into
+        // fresh memory, and windows fetched some of the same bytes again.
+        int readAhead = directIo ? options.ReadAheadBytes : 0;
+        var file = new OpenFile(calls, response!, canRead, canWrite, Store, options.WriteBehindBytes / options.MaxIoBytes, readAhead,
+            readBuffers, writeBuffers, logger);
+        ulong fh = (ulong)Interlocked.Increment(ref _nextHandle);
+        _handles[fh] = file;
+        FuseLayout.SetFh(fi, fh);
+        if (directIo) FuseLayout.SetDirectIo(fi);
         return 0;
     }
 

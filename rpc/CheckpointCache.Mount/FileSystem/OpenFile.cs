@@ -49,7 +49,7 @@ internal sealed class OpenFile
         // Half the write-behind completes a stream, freeing its slots while the other half keeps the node busy.
         _completeAfter = Math.Max(1, writeSlots / 2);
         if (canWrite) _pump = Task.Run(PumpAsync);
-        else _readAhead = new ReadAhead(this, readAheadBytes, readBuffers);
+        else _readAhead = new ReadAhead(FetchAsync, readAheadBytes, readBuffers);
     }
 
     public long FileId { get; }

@@ -6,9 +6,12 @@ namespace CheckpointCache.Mount.FileSystem;
 /// Read-ahead for one read-only handle. With direct_io the kernel sends reads one at a time and
 /// does no read-ahead of its own, so a sequential reader would wait a node round trip per MiB.
 /// After two sequential reads, windows of half of Mount:ReadAheadBytes are fetched ahead (two in
-/// flight); a random read fetches just what it asked for.
+/// flight); a random read fetches just what it asked for. With <paramref name="readAheadBytes"/> 0
+/// (a handle in the kernel's page cache, which reads ahead itself) every read fetches just what it asked for.
+/// Either way the node writes into a shared slot when one is free, never into the caller's buffer.
 /// </summary>
-internal sealed class ReadAhead(OpenFile file, int readAheadBytes, SharedSlots slots) : IDisposable
+/// <param name="fetch">Reads file bytes at an offset into memory from the node (<see cref="OpenFile.FetchAsync"/>).</param>
+internal sealed class ReadAhead(Func<long, Memory<byte>, Task<int>> fetch, int readAheadBytes, SharedSlots slots) : IDisposable
 {
     private sealed class Window(long offset, int length, Memory<byte> buffer, SharedSlot? slot, byte[]? array, Task<int> fill)
     {
@@ -34,6 +37,7 @@ internal sealed class ReadAhead(OpenFile file, int readAheadBytes, SharedSlots s
 
     public async Task<int> ReadAsync(long offset, Memory<byte> destination)
     {
+        if (readAheadBytes <= 0) return await FetchExactAsync(offset, destination).ConfigureAwait(false);
         int total = 0;
         while (total < destination.Length)
         {
@@ -65,7 +69,7 @@ internal sealed class ReadAhead(OpenFile file, int readAheadBytes, SharedSlots s
             if (window is null)
             {
                 // A random read: fetch exactly what was asked.
-                return await file.FetchAsync(offset, destination).ConfigureAwait(false);
+                return await FetchExactAsync(offset, destination).ConfigureAwait(false);
             }
             int filled, n;
             try
@@ -89,12 +93,33 @@ internal sealed class ReadAhead(OpenFile file, int readAheadBytes, SharedSlots s
         return total;
     }
 
+    /// <summary>
+    /// Fetches just <paramref name="destination"/>, through a free shared slot when there is one: the node then writes
+    /// into memory both processes keep mapped and warm, instead of sending the bytes through the socket.
+    /// </summary>
+    private async Task<int> FetchExactAsync(long offset, Memory<byte> destination)
+    {
+        var slot = destination.Length <= slots.SlotBytes ? slots.TryRent() : null;
+        if (slot is null) return await fetch(offset, destination).ConfigureAwait(false);
+        try
+        {
+            int n = await fetch(offset, slot.Memory[..destination.Length]).ConfigureAwait(false);
+            slot.Memory.Span[..n].CopyTo(destination.Span);
+            return n;
+        }
+        finally
+        {
+            // The node's read has ended (answered or failed): it no longer writes into the slot.
+            slots.Return(slot);
+        }
+    }
+
     private Window Start(long offset, int length)
     {
         var slot = length <= slots.SlotBytes ? slots.TryRent() : null;
         var array = slot is null ? ArrayPool<byte>.Shared.Rent(length) : null;
         var buffer = slot is not null ? slot.Memory[..length] : array.AsMemory(0, length);
-        var window = new Window(offset, length, buffer, slot, array, file.FetchAsync(offset, buffer));
+        var window = new Window(offset, length, buffer, slot, array, fetch(offset, buffer));
         _windows.Add(window);
         return window;
     }
