@@ -1,5 +1,8 @@
+using CheckpointCache.Client.Files;
 using CheckpointCache.Client.SharedMemory;
 using CheckpointCache.Mount.FileSystem;
+using CheckpointCache.Rpc.Files.V1;
+using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CheckpointCache.Mount.Tests;
@@ -82,5 +85,57 @@ public sealed class ReadAheadTests : IDisposable
         var buffer = new byte[MiB];
         Assert.Equal(1000, await reader.ReadAsync(FileBytes - 1000, buffer));
         Assert.Equal(ByteAt(FileBytes - 1), buffer[999]);
+    }
+
+    /// <summary>A node call that ends with <paramref name="failure"/> instead of an answer of bytes.</summary>
+    private static Func<long, Memory<byte>, Task<int>> Failing(Exception failure) => (_, _) => Task.FromException<int>(failure);
+
+    private static readonly FilesClientException TimedOut = new(StatusCode.DeadlineExceeded, FilesError.None, "the call did not finish in time (data socket)");
+    private static readonly FilesClientException NotFound = new(StatusCode.NotFound, FilesError.NotFound, "no such file");
+
+    [Fact]
+    public async Task A_slot_whose_read_the_node_did_not_answer_is_never_handed_out_again()
+    {
+        // The node may still be copying into it: another read must not get those bytes.
+        using var reader = new ReadAhead(Failing(TimedOut), readAheadBytes: 0, _slots);
+        await Assert.ThrowsAsync<FilesClientException>(() => reader.ReadAsync(0, new byte[MiB]));
+        Assert.Equal(1, _slots.Retired);
+        Assert.Equal(3, _slots.FreeCount);
+    }
+
+    [Fact]
+    public async Task A_slot_whose_read_the_node_refused_goes_back_to_the_pool()
+    {
+        using var reader = new ReadAhead(Failing(NotFound), readAheadBytes: 0, _slots);
+        await Assert.ThrowsAsync<FilesClientException>(() => reader.ReadAsync(0, new byte[MiB]));
+        Assert.Equal(0, _slots.Retired);
+        Assert.Equal(4, _slots.FreeCount);
+    }
+
+    [Fact]
+    public async Task A_read_ahead_window_whose_fill_the_node_did_not_answer_retires_its_slot()
+    {
+        int calls = 0;
+        var unanswered = new List<int>();
+        // Sequential reads start windows; from the third call on the node stops answering.
+        Task<int> FlakyAsync(long offset, Memory<byte> destination)
+        {
+            if (Interlocked.Increment(ref calls) <= 2) return FetchAsync(offset, destination);
+            lock (unanswered) if (SharedBuffer.TryLocate(destination, out _, out _)) unanswered.Add(destination.Length);
+            return Task.FromException<int>(TimedOut);
+        }
+        using (var reader = new ReadAhead(FlakyAsync, readAheadBytes: 4 * MiB, _slots))
+        {
+            for (long at = 0; at < 8 * MiB; at += MiB)
+            {
+                try { await reader.ReadAsync(at, new byte[MiB]); }
+                catch (FilesClientException) { }
+            }
+        }
+        // Windows go back (or are retired) once their fills end; every fill has ended by now.
+        for (int i = 0; i < 200 && _slots.FreeCount + _slots.Retired < 4; i++) await Task.Delay(10);
+        Assert.Contains(2 * MiB, unanswered); // a window's fill, not only exact reads
+        Assert.Equal(unanswered.Count, _slots.Retired);
+        Assert.Equal(4, _slots.FreeCount + _slots.Retired);
     }
 }

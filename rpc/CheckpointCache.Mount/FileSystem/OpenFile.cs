@@ -139,7 +139,7 @@ internal sealed class OpenFile
                 barrier.TrySetResult();
                 continue;
             }
-            bool held = false;
+            bool held = false, unanswered = false;
             try
             {
                 if (_failure is not null) continue;
@@ -161,38 +161,47 @@ internal sealed class OpenFile
             catch (Exception e)
             {
                 Fail(e);
-                stream = await EndStreamAsync(stream, completed: false).ConfigureAwait(false);
+                unanswered = !SharedSlots.NodeAnswered(e);
+                stream = await EndStreamAsync(stream, completed: false, failure: e).ConfigureAwait(false);
             }
             finally
             {
-                if (!held) Free(item);
+                if (!held) Free(item, retire: unanswered);
             }
         }
         await EndStreamAsync(stream, completed: false).ConfigureAwait(false);
     }
 
     /// <summary>Completes the stream (unless it failed), then frees the slots the node was reading from.</summary>
-    private async Task<FileWriteStream?> EndStreamAsync(FileWriteStream? stream, bool completed = true)
+    /// <param name="failure">Why the stream failed, if it did: a failure the node did not answer retires its slots.</param>
+    private async Task<FileWriteStream?> EndStreamAsync(FileWriteStream? stream, bool completed = true, Exception? failure = null)
     {
         if (stream is not null)
         {
             if (completed)
             {
                 try { await stream.CompleteAsync().ConfigureAwait(false); }
-                catch (Exception e) { Fail(e); }
+                catch (Exception e)
+                {
+                    Fail(e);
+                    failure = e;
+                }
             }
-            // Disposing closes the connection of an unfinished stream, so the node stops reading the slots.
+            // Disposing closes the connection of an unfinished stream, so the node stops reading the slots; it may still
+            // be copying out of one when the call returns, so those of a stream that ended unanswered are retired.
             await stream.DisposeAsync().ConfigureAwait(false);
         }
-        foreach (var held in _inStream) Free(held);
+        bool retire = failure is not null && !SharedSlots.NodeAnswered(failure);
+        foreach (var held in _inStream) Free(held, retire);
         _inStream.Clear();
         return null;
     }
 
-    private void Free(PendingWrite item)
+    private void Free(PendingWrite item, bool retire = false)
     {
-        if (item.Slot is not null) _writeBuffers.Return(item.Slot);
-        else ArrayPool<byte>.Shared.Return(item.Array!);
+        if (item.Slot is null) ArrayPool<byte>.Shared.Return(item.Array!);
+        else if (retire) _writeBuffers.Retire(item.Slot);
+        else _writeBuffers.Return(item.Slot);
         _writeSlots.Release();
     }
 

@@ -101,17 +101,25 @@ internal sealed class ReadAhead(Func<long, Memory<byte>, Task<int>> fetch, int r
     {
         var slot = destination.Length <= slots.SlotBytes ? slots.TryRent() : null;
         if (slot is null) return await fetch(offset, destination).ConfigureAwait(false);
+        int n;
         try
         {
-            int n = await fetch(offset, slot.Memory[..destination.Length]).ConfigureAwait(false);
-            slot.Memory.Span[..n].CopyTo(destination.Span);
-            return n;
+            n = await fetch(offset, slot.Memory[..destination.Length]).ConfigureAwait(false);
         }
-        finally
+        catch (Exception e) when (!SharedSlots.NodeAnswered(e))
         {
-            // The node's read has ended (answered or failed): it no longer writes into the slot.
-            slots.Return(slot);
+            slots.Retire(slot);
+            throw;
         }
+        catch
+        {
+            slots.Return(slot);
+            throw;
+        }
+        // The node answered: it no longer writes into the slot.
+        slot.Memory.Span[..n].CopyTo(destination.Span);
+        slots.Return(slot);
+        return n;
     }
 
     private Window Start(long offset, int length)
@@ -138,12 +146,14 @@ internal sealed class ReadAhead(Func<long, Memory<byte>, Task<int>> fetch, int r
         if (window.Dropped && window.Users == 0) ReturnWhenFilled(window);
     }
 
-    // The buffer goes back only once the node's read has stopped writing into it.
+    // The buffer goes back only once the node's read has stopped writing into it, which a fill that failed without
+    // the node's answer does not tell.
     private void ReturnWhenFilled(Window window)
-        => window.Fill.ContinueWith(_ =>
+        => window.Fill.ContinueWith(fill =>
         {
-            if (window.Slot is not null) slots.Return(window.Slot);
-            else ArrayPool<byte>.Shared.Return(window.Array!);
+            if (window.Slot is null) ArrayPool<byte>.Shared.Return(window.Array!);
+            else if (fill.IsCompletedSuccessfully || SharedSlots.NodeAnswered(fill.Exception?.InnerException)) slots.Return(window.Slot);
+            else slots.Retire(window.Slot);
         }, TaskScheduler.Default);
 
     public void Dispose()

@@ -1,4 +1,6 @@
+using CheckpointCache.Client.Files;
 using CheckpointCache.Client.SharedMemory;
+using CheckpointCache.Rpc.Files.V1;
 using Microsoft.Extensions.Logging;
 
 namespace CheckpointCache.Mount.FileSystem;
@@ -12,10 +14,13 @@ internal sealed class SharedSlots : IDisposable
 {
     private readonly SharedBuffer? _buffer;
     private readonly Stack<int> _free = new();
+    private readonly ILogger _logger;
+    private int _retired;
 
-    private SharedSlots(SharedBuffer? buffer, int slotBytes, int count)
+    private SharedSlots(SharedBuffer? buffer, int slotBytes, int count, ILogger logger)
     {
         _buffer = buffer;
+        _logger = logger;
         SlotBytes = slotBytes;
         // Most recently used first: the pages of a few slots stay resident, not those of all of them.
         for (int i = count - 1; i >= 0; i--) _free.Push(i);
@@ -32,12 +37,12 @@ internal sealed class SharedSlots : IDisposable
         count = (int)Math.Clamp((long)count, 1, (Array.MaxLength - 1L) / slotBytes);
         try
         {
-            return new SharedSlots(SharedBuffer.Allocate(slotBytes * count, name), slotBytes, count);
+            return new SharedSlots(SharedBuffer.Allocate(slotBytes * count, name), slotBytes, count, logger);
         }
         catch (Exception e) when (e is PlatformNotSupportedException or System.ComponentModel.Win32Exception)
         {
             logger.LogWarning("No shared buffer for {Name} ({Reason}): file bytes go through the data socket", name, e.Message);
-            return new SharedSlots(null, slotBytes, 0);
+            return new SharedSlots(null, slotBytes, 0, logger);
         }
     }
 
@@ -56,6 +61,32 @@ internal sealed class SharedSlots : IDisposable
     {
         lock (_free) _free.Push(slot.Index);
     }
+
+    /// <summary>Free slots now (tests).</summary>
+    internal int FreeCount
+    {
+        get { lock (_free) return _free.Count; }
+    }
+
+    /// <summary>Slots taken out of use by <see cref="Retire"/>.</summary>
+    public int Retired => Volatile.Read(ref _retired);
+
+    /// <summary>
+    /// Takes a slot out of use for good: its call ended without the node's answer (a timeout, a cancelled or broken
+    /// connection), so the node may still be copying into or out of it, and handing it to another read could give that
+    /// reader the old call's bytes. Callers fall back to ordinary memory once every slot is retired.
+    /// </summary>
+    public void Retire(SharedSlot slot)
+    {
+        int retired = Interlocked.Increment(ref _retired);
+        _logger.LogWarning("Shared slot {Slot} retired after a call the node did not answer ({Retired} retired so far)", slot.Index, retired);
+    }
+
+    /// <summary>
+    /// Whether a call that threw is known to have ended on the node: the node answered with a named files error. A
+    /// timeout, a cancellation or a lost connection leaves it unknown.
+    /// </summary>
+    public static bool NodeAnswered(Exception? e) => e is FilesClientException { Error: not FilesError.None };
 
     public void Dispose() => _buffer?.Dispose();
 }
