@@ -169,9 +169,16 @@ run_profile() {
   dotnet build -c Release "$ROOT/rpc/CheckpointCache.Node/CheckpointCache.Node.csproj" -v q -nologo
   dotnet build -c Release "$ROOT/perf/CheckpointCache.Perf/CheckpointCache.Perf.csproj" -v q -nologo
   cd "$ROOT"
+  # A --json among the options wins (the scenario takes the last one); the chart goes beside that file then, so a
+  # partial run never redraws the documented chart.
+  local json="perf/results/peers-$profile.json" chart="docs/images/peers-$profile.png" prev=""
+  for arg in "$@"; do
+    [ "$prev" = "--json" ] && json=$arg && chart="${arg%.json}.png"
+    prev=$arg
+  done
   dotnet run -c Release --no-build --project perf/CheckpointCache.Perf -- peers "--$profile" \
     --json "perf/results/peers-$profile.json" "$@"
-  /usr/bin/python3 perf/peers_chart.py "perf/results/peers-$profile.json" "docs/images/peers-$profile.png"
+  /usr/bin/python3 perf/peers_chart.py "$json" "$chart"
 }
 
 case "${1:-}" in
