@@ -22,7 +22,7 @@ public sealed class EngineScenario : IScenario
     private int _concurrency, _ioThreads, _rounds;
     private TimeSpan _readDuration;
     private double _workingSetFactor;
-    private bool _promote, _buffered, _keep, _skipRaw, _noWarmup;
+    private bool _promote, _buffered, _keep, _skipRaw, _noWarmup, _readInto;
     private ByteSize _readPiece;
     private ByteSize _pageBytes, _segmentBytes;
 
@@ -41,6 +41,7 @@ public sealed class EngineScenario : IScenario
         --working-set X       working set as a multiple of --ram (default 3)
         --page SIZE           engine page size (default 32MiB); --segment SIZE segment size (default 256MiB)
         --promote             copy SSD hits back to RAM (off: reads measure the SSD path alone)
+        --read-into           reads with ReadIntoAsync into a buffer per reader (the node's shared-buffer path), not GetAsync
         --buffered            engine uses FASTER's managed device instead of O_DIRECT
         --keep                keep the data folders; --skip-raw skips the raw-disk half
         --no-warmup           skip the unmeasured warm-up engine that compiles the write and read paths first
@@ -59,6 +60,7 @@ public sealed class EngineScenario : IScenario
         _pageBytes = args.Size("page", ByteSize.FromMiB(32));
         _segmentBytes = args.Size("segment", ByteSize.FromMiB(256));
         _promote = args.Flag("promote");
+        _readInto = args.Flag("read-into");
         _buffered = args.Flag("buffered");
         _keep = args.Flag("keep");
         _skipRaw = args.Flag("skip-raw");
@@ -176,8 +178,8 @@ public sealed class EngineScenario : IScenario
             // The log is FIFO: the oldest ids are certainly out of the RAM tier (25% margin for page
             // slack), so reading only those measures the SSD path alone.
             long ssdOnly = count - (long)(_ram.Bytes * 1.25 / valueBytes) - _concurrency;
-            var workingSet = new ReadTotals(_concurrency, 0, count, blockDevice);
-            var ssdResident = ssdOnly >= _concurrency && !_promote ? new ReadTotals(_concurrency, 0, ssdOnly, blockDevice) : null;
+            var workingSet = new ReadTotals(_concurrency, 0, count, blockDevice, _readInto);
+            var ssdResident = ssdOnly >= _concurrency && !_promote ? new ReadTotals(_concurrency, 0, ssdOnly, blockDevice, _readInto) : null;
             var rawRead = _skipRaw ? null : new RawTotals(_concurrency);
             // Compared with the SSD-resident keys, the raw disk reads a span of the same size: anything
             // below the guest that caches (a virtual disk's host) must favour neither side.
@@ -262,8 +264,9 @@ public sealed class EngineScenario : IScenario
     }
 
     /// <summary>Uniformly random ids in [from, to), accumulated over the slices of one read phase; every value is checked.</summary>
-    private sealed class ReadTotals(int concurrency, long from, long to, string blockDevice)
+    private sealed class ReadTotals(int concurrency, long from, long to, string blockDevice, bool readInto = false)
     {
+        private byte[][]? _places;
         private readonly Random[] _randoms = Enumerable.Range(0, concurrency).Select(_ => new Random()).ToArray();
         private long _bytes, _ssdBytes, _ramHits, _ssdHits, _misses, _mismatches, _operations;
         private TimeSpan _elapsed, _cpu;
@@ -282,14 +285,43 @@ public sealed class EngineScenario : IScenario
         public double MBps => _elapsed > TimeSpan.Zero ? _bytes / 1e6 / _elapsed.TotalSeconds : 0;
         public double Cores => _elapsed > TimeSpan.Zero ? _cpu / _elapsed : 0;
 
+        private void Count(int worker, long start, long length, Tier tier)
+        {
+            Interlocked.Add(ref _bytes, length);
+            if (tier == Tier.Ssd)
+            {
+                SsdHitLatency.Record(worker, start);
+                Interlocked.Increment(ref _ssdHits);
+                Interlocked.Add(ref _ssdBytes, length);
+            }
+            else
+            {
+                Interlocked.Increment(ref _ramHits);
+            }
+        }
+
         public async Task RunAsync(ICacheNamespace ns, int valueBytes, TimeSpan duration, CancellationToken ct)
         {
+            if (readInto) _places ??= Enumerable.Range(0, concurrency).Select(_ => GC.AllocateArray<byte>(valueBytes, pinned: true)).ToArray();
             var disk = DiskStats.Read(blockDevice);
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var load = await Load.RunAsync(concurrency, duration, async worker =>
             {
                 long id = from + _randoms[worker].NextInt64(to - from);
                 long start = Stopwatch.GetTimestamp();
+                if (readInto)
+                {
+                    var place = _places![worker];
+                    var got = await ns.ReadIntoAsync(ValuePattern.Key(id), place, ct);
+                    if (got.Outcome != ReadIntoOutcome.Hit)
+                    {
+                        Interlocked.Increment(ref _misses);
+                        return true;
+                    }
+                    if (!ValuePattern.Verify(place.AsSpan(0, (int)got.Length), id, valueBytes)) Interlocked.Increment(ref _mismatches);
+                    Count(worker, start, got.Length, got.Tier);
+                    return true;
+                }
                 using var value = await ns.GetAsync(ValuePattern.Key(id), ct);
                 if (value is null)
                 {
@@ -297,17 +329,7 @@ public sealed class EngineScenario : IScenario
                     return true;
                 }
                 if (!ValuePattern.Verify(value.Span, id, valueBytes)) Interlocked.Increment(ref _mismatches);
-                Interlocked.Add(ref _bytes, value.Length);
-                if (value.Tier == Tier.Ssd)
-                {
-                    SsdHitLatency.Record(worker, start);
-                    Interlocked.Increment(ref _ssdHits);
-                    Interlocked.Add(ref _ssdBytes, value.Length);
-                }
-                else
-                {
-                    Interlocked.Increment(ref _ramHits);
-                }
+                Count(worker, start, value.Length, value.Tier);
                 return true;
             }, Latency, ct);
             _cpu += Process.GetCurrentProcess().TotalProcessorTime - cpu;
