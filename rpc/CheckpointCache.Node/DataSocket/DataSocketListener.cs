@@ -123,7 +123,7 @@ public sealed class DataSocketListener(DataSocketEndpoint endpoint, DataSocketCa
                 // Stopping shuts the socket down, which ends the wait at once; the timeout is only a safety net.
                 if (wire.Buffered == 0 && !LinuxMemory.WaitReadable(fd, 2000)) continue;
                 if (!wire.WaitForFrameAsync(token).AsTask().GetAwaiter().GetResult()) break;
-                if (!calls.ServeAsync(wire, regions, token).GetAwaiter().GetResult()) break;
+                if (!WaitWithoutSpinning(calls.ServeAsync(wire, regions, token))) break;
             }
         }
         catch (Exception e) when (e is EndOfStreamException or SocketException or OperationCanceledException or ObjectDisposedException or IOException)
@@ -139,6 +139,22 @@ public sealed class DataSocketListener(DataSocketEndpoint endpoint, DataSocketCa
             wire.Dispose();
             _connections.TryRemove(wire, out _);
         }
+    }
+
+    /// <summary>
+    /// Blocks this connection's thread until a call that went asynchronous (an SSD hit's disk read) has ended.
+    /// Task.Wait spins before it blocks: in a profile of the node serving SSD hits to four connections on 2 cores,
+    /// that spinning was 6% of the node's CPU, taken from the I/O threads and the thread pool finishing those reads.
+    /// </summary>
+    private static bool WaitWithoutSpinning(Task<bool> call)
+    {
+        if (!call.IsCompleted)
+        {
+            using var done = new ManualResetEventSlim(false, spinCount: 0);
+            call.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(done.Set);
+            done.Wait();
+        }
+        return call.GetAwaiter().GetResult();
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
