@@ -41,8 +41,8 @@ if (errors.Count > 0)
 using var client = FilesClient.Connect(options.Endpoint, new FilesClientOptions { FrameBytes = options.MaxIoBytes });
 var calls = new NodeCalls(client, options.NodeRetryTimeout, logger);
 // Read-ahead windows (three per worker thread: a sequential reader holds the one it reads and two ahead) and
-// write-behind (half of it per worker thread) in shared buffers the node fills and drains directly; pages are only
-// taken as slots are used.
+// write-behind (half of it per worker thread) in shared buffers the node fills and drains directly; both are
+// populated at start, so their pages are charged to the mount (docs/configuration.md, ReadAheadBytes).
 using var readBuffers = SharedSlots.Allocate("checkpointcache-mount-reads", Math.Max(1024 * 1024, options.ReadAheadBytes / 2), 3 * options.Threads, logger);
 using var writeBuffers = SharedSlots.Allocate("checkpointcache-mount-writes", options.MaxIoBytes,
     options.Threads * Math.Max(1, options.WriteBehindBytes / options.MaxIoBytes / 2), logger);

@@ -80,7 +80,7 @@ public sealed class EngineScenario : IScenario
         }
 
         result.Notes.Add($"RAM budget {_ram}, working set {_workingSetFactor} x RAM, concurrency {_concurrency}, {_readDuration.TotalSeconds:F0} s per read phase in {_rounds} slices, " +
-                         $"engine {(_buffered ? "FASTER managed device" : "O_DIRECT device")} with {_ioThreads} I/O threads and reads cut in pieces of {_readPiece}, page {_pageBytes}, promote on hit {_promote}");
+                         $"engine {(_buffered ? "FASTER managed device" : "O_DIRECT device")} with {_ioThreads} I/O threads{(_readPiece.Bytes > 0 ? $" and reads cut in pieces of {_readPiece}" : "")}, page {_pageBytes}, promote on hit {_promote}");
         if (!PeakRss.TryReset()) result.Notes.Add("peak RSS could not be reset per value size; it covers the whole run");
         if (context.Machine.BlockDevice.Length == 0) result.Notes.Add("no block device found under the data folder; disk byte counts are unavailable");
 

@@ -22,7 +22,7 @@ internal sealed class SharedSlots : IDisposable
         _buffer = buffer;
         _logger = logger;
         SlotBytes = slotBytes;
-        // Most recently used first: the pages of a few slots stay resident, not those of all of them.
+        // Most recently used first: a few slots stay warm in the CPU's caches and TLB instead of all cycling through.
         for (int i = count - 1; i >= 0; i--) _free.Push(i);
     }
 
