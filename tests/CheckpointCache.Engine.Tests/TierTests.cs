@@ -166,4 +166,75 @@ public sealed class TierTests : IDisposable
         Assert.Equal(CacheErrorCode.InvalidArgument, error.Code);
         Assert.Contains("MutableFraction", error.Message);
     }
+    [Fact]
+    public async Task An_ssd_hit_promotes_only_once_read_twice_as_often_as_the_value_it_would_push_out_of_ram()
+    {
+        Assert.Equal(2, new Options.NamespaceOptions().PromoteFrequencyRatio);
+        var options = TestOptions.Engine(_folder.Path);
+        options.Namespaces["kv"].PromoteAfterHits = 1;
+        options.Namespaces["kv"].PromoteBudget = 1;
+        await using var engine = await CacheEngine.OpenAsync(options);
+        var ns = (Storage.CacheNamespace)engine.GetNamespace("kv");
+        await FillAndReadWhatIsInRamAsync(ns, rounds: 3);
+        long tail = ns.Store.TailAddress;
+        // Value 0, on SSD: its reads 1 to 6 (counted before each: 0 to 5) are not more than twice the victim's 3.
+        for (int read = 1; read <= 6; read++)
+        {
+            using (var got = await ns.GetAsync(TestOptions.Key(0)))
+            {
+                Assert.Equal(Tier.Ssd, got!.Tier);
+                Assert.True(TestOptions.Value(0, 100_000).AsSpan().SequenceEqual(got.Span));
+            }
+            Assert.Equal(Tier.Ssd, await ns.ExistsAsync(TestOptions.Key(0)));
+        }
+        Assert.Equal(tail, ns.Store.TailAddress);
+        // The seventh: 6 earlier reads + this one > 2 x 3, so it comes back to RAM.
+        using (var got = await ns.GetAsync(TestOptions.Key(0))) Assert.Equal(Tier.Ssd, got!.Tier);
+        Assert.Equal(Tier.Ram, await ns.ExistsAsync(TestOptions.Key(0)));
+        Assert.InRange(ns.Store.TailAddress - tail, 100_000, 101_000 + 1024 * 1024);
+    }
+
+    [Fact]
+    public async Task With_the_frequency_comparison_off_every_eligible_ssd_hit_promotes()
+    {
+        var options = TestOptions.Engine(_folder.Path);
+        options.Namespaces["kv"].PromoteAfterHits = 1;
+        options.Namespaces["kv"].PromoteBudget = 1;
+        options.Namespaces["kv"].PromoteFrequencyRatio = 0;
+        await using var engine = await CacheEngine.OpenAsync(options);
+        var ns = (Storage.CacheNamespace)engine.GetNamespace("kv");
+        await FillAndReadWhatIsInRamAsync(ns, rounds: 3);
+        using (var got = await ns.GetAsync(TestOptions.Key(0))) Assert.Equal(Tier.Ssd, got!.Tier);
+        Assert.Equal(Tier.Ram, await ns.ExistsAsync(TestOptions.Key(0)));
+    }
+
+    /// <summary>Values 0-150 of 100 KB (value 0 then on SSD), then every value still in RAM read <paramref name="rounds"/> times.</summary>
+    private static async Task FillAndReadWhatIsInRamAsync(Storage.CacheNamespace ns, int rounds)
+    {
+        for (int i = 0; i <= 150; i++) await ns.PutAsync(TestOptions.Key(i), TestOptions.Value(i, 100_000));
+        // The oldest of them is the value a promotion pushes out of RAM.
+        var inRam = new List<int>();
+        for (int i = 0; i <= 150; i++) if (await ns.ExistsAsync(TestOptions.Key(i)) == Tier.Ram) inRam.Add(i);
+        Assert.True(inRam.Count > 10, $"{inRam.Count} values in RAM");
+        Assert.Equal(Tier.Ssd, await ns.ExistsAsync(TestOptions.Key(0)));
+        for (int round = 0; round < rounds; round++)
+            foreach (int i in inRam)
+            {
+                using var got = await ns.GetAsync(TestOptions.Key(i));
+                Assert.Equal(Tier.Ram, got!.Tier);
+            }
+    }
+
+    [Theory]
+    [InlineData(-1.0)]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    public async Task A_promote_frequency_ratio_below_0_or_not_finite_is_refused_with_its_name(double ratio)
+    {
+        var options = TestOptions.Engine(_folder.Path);
+        options.Namespaces["kv"].PromoteFrequencyRatio = ratio;
+        var error = await Assert.ThrowsAsync<CacheException>(async () => await CacheEngine.OpenAsync(options));
+        Assert.Equal(CacheErrorCode.InvalidArgument, error.Code);
+        Assert.Contains("PromoteFrequencyRatio", error.Message);
+    }
 }

@@ -36,6 +36,14 @@ public sealed class NamespaceOptions
     /// </summary>
     public double PromoteBudget { get; set; } = 0.2;
 
+    /// <summary>
+    /// An SSD hit promotes only a value read at least this many times as often lately as the oldest value in RAM, the
+    /// one the promotion pushes out to SSD (reads counted in a fixed-size sketch that forgets by halving). Under
+    /// uniform reads no value is, so promotion, which would only swap equally read values at the cost of disk
+    /// writes, stops; hot values of a skewed workload still come back. 0 turns the comparison off.
+    /// </summary>
+    public double PromoteFrequencyRatio { get; set; } = 2;
+
     /// <summary>Largest payload kept in one record; bigger values become chunks plus a manifest.</summary>
     public ByteSize ChunkBytes { get; set; } = new(8 * ByteSize.MiB - ByteSize.KiB);
 

@@ -20,8 +20,7 @@ internal sealed class CacheNamespace : ICacheNamespace
         _logger = logger;
         Checkpoints = new CheckpointCoordinator(store, engine.IndexCheckpointLogBytes, logger);
         Capacity = new CapacityGuard(store, Checkpoints, Counters, CarryPinnedForwardAsync, logger);
-        // A burst of at most an eighth of the RAM tier: unspent budget is not saved up for a flood of promotions.
-        _promotionBudget = new PromotionBudget(store.Policy.PromoteBudget, store.Policy.RamBytes.Bytes / 8);
+        _promotion = new PromotionPolicy(store.Policy);
     }
 
     internal NamespaceStore Store { get; }
@@ -29,20 +28,12 @@ internal sealed class CacheNamespace : ICacheNamespace
     internal CapacityGuard Capacity { get; }
     internal NamespaceCounters Counters { get; } = new();
     internal PinTable Pins { get; } = new();
-    private readonly PromotionFilter _recentSsdHits = new(1 << 16);
-    private readonly PromotionBudget _promotionBudget;
+    private readonly PromotionPolicy _promotion;
 
-    /// <summary>Whether a read of this key should promote a disk hit: the policy allows it and (by default) this is its second recent SSD hit.</summary>
-    private bool ShouldPromote(byte[] userKey)
-        => Store.Policy.IsPromoteOnHit && _promotionBudget.Allows && (Store.Policy.PromoteAfterHits <= 1 || _recentSsdHits.Contains(userKey));
+    private bool ShouldPromote(byte[] userKey) => _promotion.ShouldPromote(userKey, Store.HeadAddress);
 
     private void NoteRead(byte[] userKey, Tier tier, bool promoted, long bytes)
-    {
-        if (!Store.Policy.IsPromoteOnHit || tier != Tier.Ssd) return;
-        _promotionBudget.Note(bytes, promoted);
-        if (promoted) _recentSsdHits.Forget(userKey);
-        else _recentSsdHits.Remember(userKey);
-    }
+        => _promotion.NoteRead(userKey, tier, promoted, bytes, Store.TailAddress, Store.HeadAddress);
 
     public string Name => Store.Name;
     public NamespaceKind Kind => Store.Policy.Kind;
@@ -96,6 +87,7 @@ internal sealed class CacheNamespace : ICacheNamespace
         {
             await Store.UpsertAsync(rootKey, record).ConfigureAwait(false);
         }
+        _promotion.NoteAppended(userKey, Store.TailAddress, Store.HeadAddress);
         if (replaced is { } manifest) await DeleteChunksAsync(userKey, manifest).ConfigureAwait(false);
     }
 

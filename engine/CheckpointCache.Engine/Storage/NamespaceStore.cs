@@ -155,6 +155,8 @@ internal sealed class NamespaceStore : IDisposable
         if (policy.ChunkBytes < 4096) throw Invalid(name, $"ChunkBytes {policy.ChunkBytes} must be at least 4KiB");
         if (!(policy.PromoteBudget >= 0) || double.IsInfinity(policy.PromoteBudget))
             throw Invalid(name, $"PromoteBudget {policy.PromoteBudget} must be a number of 0 or more (bytes promoted per byte read from SSD)");
+        if (!(policy.PromoteFrequencyRatio >= 0) || double.IsInfinity(policy.PromoteFrequencyRatio))
+            throw Invalid(name, $"PromoteFrequencyRatio {policy.PromoteFrequencyRatio} must be a number of 0 or more (how many times as often a value must be read as the one its promotion pushes out of RAM)");
         if (policy.RamBytes < 4 * policy.PageBytes)
             throw Invalid(name, $"RamBytes {policy.RamBytes} must hold at least 4 pages of PageBytes {policy.PageBytes}");
         int pageBits = Bits(policy.PageBytes);
