@@ -4,7 +4,8 @@ namespace CheckpointCache.Engine.Storage;
 
 /// <summary>
 /// FASTER callbacks for SpanByte records carrying a <see cref="RecordHeader"/>. Reads verify the
-/// checksum in place (in log memory or in the disk read buffer) before copying a single byte out.
+/// checksum in place (in log memory or in the disk read buffer); a payload that is copied out is verified piece by
+/// piece as it is copied, and a record that fails is reported corrupt, never as a value.
 /// FunctionsBase's defaults are wrong for SpanByte, so every callback used here is overridden.
 /// </summary>
 internal sealed unsafe class RecordFunctions : FunctionsBase<SpanByte, SpanByte, RecordInput, RecordOutput, Empty>
@@ -23,7 +24,9 @@ internal sealed unsafe class RecordFunctions : FunctionsBase<SpanByte, SpanByte,
     {
         output.Address = address;
         var record = value.AsReadOnlySpan();
-        if (!RecordHeader.TryParse(key.AsReadOnlySpan(), record, verifyChecksum: true, out var type, out var length, out var index, out var generation))
+        // A payload that is copied out is verified during its copy (RecordHeader.TryCopyVerified); the rest here.
+        bool copiesPayload = !input.HeaderOnly && record.Length >= RecordHeader.Size && (RecordType)record[4] is RecordType.Inline or RecordType.Chunk;
+        if (!RecordHeader.TryParse(key.AsReadOnlySpan(), record, verifyChecksum: !copiesPayload, out var type, out var length, out var index, out var generation))
         {
             output.Outcome = ReadOutcome.Corrupt;
             return true;
@@ -50,14 +53,18 @@ internal sealed unsafe class RecordFunctions : FunctionsBase<SpanByte, SpanByte,
                 output.Outcome = ReadOutcome.DestinationTooSmall;
                 return true;
             }
-            payload.CopyTo(new Span<byte>(input.Destination, input.Capacity));
+            output.Outcome = RecordHeader.TryCopyVerified(key.AsReadOnlySpan(), record, new Span<byte>(input.Destination, input.Capacity))
+                ? ReadOutcome.Ok : ReadOutcome.Corrupt;
+            return true;
         }
-        else
+        var buffer = _pool.Rent(length);
+        if (!RecordHeader.TryCopyVerified(key.AsReadOnlySpan(), record, buffer.GetSpan()))
         {
-            var buffer = _pool.Rent(length);
-            payload.CopyTo(buffer.GetSpan());
-            output.Owned = buffer;
+            buffer.Dispose();
+            output.Outcome = ReadOutcome.Corrupt;
+            return true;
         }
+        output.Owned = buffer;
         output.Outcome = ReadOutcome.Ok;
         return true;
     }

@@ -104,7 +104,8 @@ public sealed class DataSocketSharedCalls(
                 continue;
             }
             var started = Stopwatch.GetTimestamp();
-            // Straight from the store's records into the client's memory: one copy, verified before it is made.
+            // Straight from the store's records into the client's memory: one copy, verified as it is made (a failed
+            // check is a miss, and the place's bytes are then not the value).
             var read = await ns.Store.ReadIntoAsync(ns.EngineKey(keys[i]), destination, ct);
             switch (read.Outcome)
             {
