@@ -51,6 +51,7 @@ internal sealed class NamespaceStore : IDisposable
     }
 
     public long TailAddress => _store.Log.TailAddress;
+    internal IDevice Device => _device;
     public long HeadAddress => _store.Log.HeadAddress;
     public long BeginAddress => _store.Log.BeginAddress;
     public long ReadOnlyAddress => _store.Log.ReadOnlyAddress;
