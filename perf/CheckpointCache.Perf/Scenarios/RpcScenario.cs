@@ -208,21 +208,24 @@ public sealed class RpcScenario : IScenario
                     var inProcess = await MeasureAsync(concurrency, keys, _batch, InProcessGetAsync, cancellationToken);
                     Report(result, "in-process", "get", size, concurrency, _batch, inProcess.Load, inProcess.RamHits);
 
-                    // The same engine reads into the same shared-buffer places the uds-shared path fills: equal memory on
-                    // both sides, so that the ratio between them is the transport's cost and not where the bytes land.
+                    // The same engine reads into the same shared-buffer places the uds-shared path fills, and the values are
+                    // checked once the whole call has them, as GetIntoAsync checks them once the node answered: equal memory
+                    // and equal order on both sides, so that the ratio between them is the transport's cost and not where
+                    // the bytes land or which of them are still in the CPU's caches when they are checked.
                     async Task<int> InProcessIntoAsync(long[] ids, CancellationToken ct)
                     {
                         var shared = RentShared();
                         try
                         {
+                            var got = new ReadIntoResult[ids.Length];
+                            for (int i = 0; i < ids.Length; i++)
+                                got[i] = await store.ReadIntoAsync(NodeKey(ns, ValuePattern.Key(ids[i])), shared.Memory.Slice(i * length, length), ct);
                             int ram = 0;
                             for (int i = 0; i < ids.Length; i++)
                             {
-                                var place = shared.Memory.Slice(i * length, length);
-                                var got = await store.ReadIntoAsync(NodeKey(ns, ValuePattern.Key(ids[i])), place, ct);
-                                if (got.Outcome != ReadIntoOutcome.Hit || got.Length != length || !ValuePattern.Verify(place.Span, ids[i], length))
+                                if (got[i].Outcome != ReadIntoOutcome.Hit || got[i].Length != length || !ValuePattern.Verify(shared.Memory.Span.Slice(i * length, length), ids[i], length))
                                     result.Failures.Add($"in-process read into a place of {ids[i]} returned wrong bytes or a miss");
-                                else if (got.Tier == CheckpointCache.Engine.Tier.Ram) ram++;
+                                else if (got[i].Tier == CheckpointCache.Engine.Tier.Ram) ram++;
                             }
                             return ram;
                         }
