@@ -111,6 +111,46 @@ public sealed class ToolsTests(MountFixture fixture) : IClassFixture<MountFixtur
         Assert.Equal("ckpt-0.pt ckpt-1.pt ckpt-2.pt rw.bin", (await Shell.OkAsync($"ls {mnt}")).Replace('\n', ' '));
     }
 
+    [FuseFact]
+    public async Task Pieces_of_one_block_gathered_by_the_mount_land_in_write_order()
+    {
+        var (mnt, _) = Folders("gather");
+        // Through one handle, without fsync in between: pieces of a block that the mount gathers before sending,
+        // next to writes that cover blocks whole, overlapping and leaving gaps; the file must read as written.
+        var script = """
+            import mmap, os, sys
+            MiB = 1024 * 1024
+            path = os.path.join(sys.argv[1], "g.bin")
+            model = bytearray()
+            def put(fd, offset, data):
+                # From page-aligned memory, so that the kernel sends a block-sized write as one request.
+                buffer = mmap.mmap(-1, len(data))
+                buffer[:] = data
+                os.pwrite(fd, buffer, offset)
+                buffer.close()
+                end = offset + len(data)
+                if end > len(model): model.extend(b"\0" * (end - len(model)))
+                model[offset:end] = data
+            fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_RDWR, 0o644)
+            put(fd, 0, b"a" * 100)                  # gathered: block 0, bytes 0-99
+            put(fd, 0, b"W" * MiB)                  # block 0 whole: newer than the gathered bytes
+            put(fd, MiB + 10, b"b" * 1000)          # gathered, starting inside block 1
+            put(fd, MiB + 500, b"c" * 200)          # overlaps the gathered bytes: not contiguous
+            put(fd, MiB + 5000, b"d" * 10)          # a gap in block 1
+            put(fd, 3 * MiB - 64, b"e" * (MiB + 128))  # across blocks 2, 3 and 4
+            put(fd, 3 * MiB + 64, b"f" * 64)        # back inside block 3, already sent whole
+            os.close(fd)
+            with open(path, "rb") as f:
+                back = f.read()
+            assert len(back) == len(model), f"size {len(back)} != {len(model)}"
+            assert back == bytes(model), "bytes differ from what was written, in order"
+            print("ok")
+            """;
+        var path = Path.Combine(Setup.Scratch, "gather.py");
+        await File.WriteAllTextAsync(path, script);
+        Assert.Equal("ok", await Shell.OkAsync($"python3 {path} {mnt}"));
+    }
+
     /// <summary>A small tree of directories and files of mixed sizes (empty, tiny, around the 1 MiB block, a few MiB).</summary>
     private static async Task MakeTreeAsync(string root)
     {
