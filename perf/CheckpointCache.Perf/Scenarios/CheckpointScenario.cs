@@ -19,7 +19,7 @@ namespace CheckpointCache.Perf.Scenarios;
 public sealed class CheckpointScenario : IScenario
 {
     private int _files, _rounds, _threads, _readBuffer, _frameBytes;
-    private ByteSize _fileBytes, _ram;
+    private ByteSize _fileBytes, _ram, _warmupBytes;
     private bool _keep;
     private string[] _ways = [];
 
@@ -36,6 +36,10 @@ public sealed class CheckpointScenario : IScenario
         --read-buffer SIZE    read() size of the readers (default 4MiB)
         --frame SIZE          data per gRPC frame of the gRPC way (default 1MiB)
         --ways LIST           ways to run, of local,mount,grpc (default all three; ratios need local)
+        --warmup SIZE         before the measured rounds, an unmeasured round of files of this size through every way
+                              (default 64MiB; 0 skips it): the node and the mount are fresh processes, and a cold
+                              process spends its first seconds compiling its hot paths (a quarter of the CPU during
+                              the mount's writes), which a mount that has run for a while does not
         --keep                keep the data folder
         """;
 
@@ -49,6 +53,7 @@ public sealed class CheckpointScenario : IScenario
         _readBuffer = (int)args.Size("read-buffer", ByteSize.FromMiB(4)).Bytes;
         _frameBytes = (int)args.Size("frame", ByteSize.FromMiB(1)).Bytes;
         _keep = args.Flag("keep");
+        _warmupBytes = args.Size("warmup", ByteSize.FromMiB(64));
         _ways = args.String("ways", "local,mount,grpc").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (_ways.Length == 0 || _ways.Any(w => w is not ("local" or "mount" or "grpc"))) throw new ArgumentException("--ways takes local, mount and grpc, comma-separated");
         if (_files < 1 || _rounds < 1 || _threads < 1) throw new ArgumentException("--files, --rounds and --threads must be at least 1");
@@ -88,11 +93,15 @@ public sealed class CheckpointScenario : IScenario
         string socket = Path.Combine(data, "n.sock");
         long total = _files * _fileBytes.Bytes;
         // Room for every round of both ways: deleting files does not give space back to a pinned store yet.
-        long ssd = Math.Max(3 * _ram.Bytes, 2 * total * _rounds + 2 * _ram.Bytes + ByteSize.FromGiB(2).Bytes);
+        long warmupFileBytes = Math.Min(_warmupBytes.Bytes, _fileBytes.Bytes);
+        long ssd = Math.Max(3 * _ram.Bytes, 2 * (total * _rounds + _files * warmupFileBytes) + 2 * _ram.Bytes + ByteSize.FromGiB(2).Bytes);
         var pattern = new CheckpointPattern(_fileBytes.Bytes, seed: 17);
+        var warmupPattern = warmupFileBytes > 0 ? new CheckpointPattern(warmupFileBytes, seed: 17) : null;
         result.Notes.Add($"{_files} files of {_fileBytes} ({total / 1e9:F2} GB) per way and round, {pattern.Pieces.Count} writes per file (largest {pattern.LargestPiece / 1e6:F1} MB), " +
                          $"{_rounds} round(s); node files store RAM {_ram}, O_DIRECT device; mount: {_threads} threads, direct_io, 1 MiB requests; reads of {_readBuffer / 1024 / 1024} MiB");
         result.Notes.Add("each file ends durably in every way: local fsync+close, mount close (returns after the node's commit), gRPC Close(commit)");
+        result.Notes.Add(warmupPattern is null ? "no warm-up round: the node and the mount were measured from their first call"
+            : $"an unmeasured warm-up round of {_files} files of {new ByteSize(warmupFileBytes)} through every way ran first, so the fresh node and mount had compiled their hot paths");
 
         await using var processes = new ChildProcesses();
         context.Progress("starting the node and the mount");
@@ -122,47 +131,54 @@ public sealed class CheckpointScenario : IScenario
 
         var phases = new List<Phase>();
         string device = context.Machine.BlockDevice;
-        for (int round = 0; round < _rounds; round++)
+        // Round -1 is the warm-up: every way written and read once with smaller files, not measured, then deleted.
+        for (int round = warmupPattern is null ? 0 : -1; round < _rounds; round++)
         {
+            bool warmup = round < 0;
+            var roundPattern = warmup ? warmupPattern! : pattern;
+            long roundTotal = warmup ? _files * warmupFileBytes : total;
+            string name = warmup ? "warmup" : $"r{round}", label = warmup ? "warm-up (not measured)" : $"round {round}";
             // Rotate the order so that no way always goes first (or last) on a drifting disk.
             var ways = new[] { "local", "mount", "grpc" }.Where(_ways.Contains).ToArray();
-            ways = ways.Skip(round % 3).Concat(ways.Take(round % 3)).ToArray();
+            int rotate = Math.Max(round, 0) % 3;
+            ways = ways.Skip(rotate).Concat(ways.Take(rotate)).ToArray();
             foreach (var way in ways)
             {
-                string dir = way == "local" ? Path.Combine(local, $"r{round}") : way == "mount" ? Path.Combine(mnt, $"r{round}") : $"/grpc-r{round}";
+                string dir = way == "local" ? Path.Combine(local, name) : way == "mount" ? Path.Combine(mnt, name) : $"/grpc-{name}";
                 if (way == "grpc") await client.MkdirAsync(dir, parents: true, ct: cancellationToken);
                 else Directory.CreateDirectory(dir);
                 PageCache.Drop(Warn);
-                context.Progress($"round {round}: {way} writes {total / 1e9:F2} GB");
-                var phase = await MeasureAsync(way, "write", total, device, processes, node, mountProcess, () => Task.WhenAll(Enumerable.Range(0, _files).Select(f => way == "grpc"
-                    ? WriteGrpcAsync(client, $"{dir}/rank{f}.pt", f, pattern, cancellationToken)
-                    : WriteFileAsync(Path.Combine(dir, $"rank{f}.pt"), f, pattern, cancellationToken))));
-                phases.Add(phase);
+                context.Progress($"{label}: {way} writes {roundTotal / 1e9:F2} GB");
+                var phase = await MeasureAsync(way, "write", roundTotal, device, processes, node, mountProcess, () => Task.WhenAll(Enumerable.Range(0, _files).Select(f => way == "grpc"
+                    ? WriteGrpcAsync(client, $"{dir}/rank{f}.pt", f, roundPattern, cancellationToken)
+                    : WriteFileAsync(Path.Combine(dir, $"rank{f}.pt"), f, roundPattern, cancellationToken))));
+                if (!warmup) phases.Add(phase);
                 context.Progress($"  {phase.Bytes / 1e6 / phase.Elapsed.TotalSeconds:F0} MB/s");
             }
             foreach (var way in ways)
             {
-                string dir = way == "local" ? Path.Combine(local, $"r{round}") : way == "mount" ? Path.Combine(mnt, $"r{round}") : $"/grpc-r{round}";
+                string dir = way == "local" ? Path.Combine(local, name) : way == "mount" ? Path.Combine(mnt, name) : $"/grpc-{name}";
                 PageCache.Drop(Warn);
-                context.Progress($"round {round}: {way} reads {total / 1e9:F2} GB");
+                context.Progress($"{label}: {way} reads {roundTotal / 1e9:F2} GB");
                 long bad = 0;
-                var phase = await MeasureAsync(way, "read", total, device, processes, node, mountProcess, () => Task.WhenAll(Enumerable.Range(0, _files).Select(async f =>
+                var phase = await MeasureAsync(way, "read", roundTotal, device, processes, node, mountProcess, () => Task.WhenAll(Enumerable.Range(0, _files).Select(async f =>
                 {
                     long wrong = way == "grpc"
-                        ? await ReadGrpcAsync(client, $"{dir}/rank{f}.pt", f, pattern, cancellationToken)
-                        : await ReadFileAsync(Path.Combine(dir, $"rank{f}.pt"), f, pattern, cancellationToken);
+                        ? await ReadGrpcAsync(client, $"{dir}/rank{f}.pt", f, roundPattern, cancellationToken)
+                        : await ReadFileAsync(Path.Combine(dir, $"rank{f}.pt"), f, roundPattern, cancellationToken);
                     Interlocked.Add(ref bad, wrong);
                 })));
-                if (bad > 0) result.Failures.Add($"round {round}: {way} read {bad} bytes that differ from what was written");
-                phases.Add(phase);
+                if (bad > 0) result.Failures.Add($"{label}: {way} read {bad} bytes that differ from what was written");
+                if (!warmup) phases.Add(phase);
                 context.Progress($"  {phase.Bytes / 1e6 / phase.Elapsed.TotalSeconds:F0} MB/s");
             }
-            if (!_keep)
+            if (!_keep || warmup)
             {
-                if (_ways.Contains("local")) Directory.Delete(Path.Combine(local, $"r{round}"), recursive: true);
-                if (_ways.Contains("mount")) Directory.Delete(Path.Combine(mnt, $"r{round}"), recursive: true);
-                if (_ways.Contains("grpc")) await client.DeleteAsync($"/grpc-r{round}", recursive: true, ct: cancellationToken);
+                if (_ways.Contains("local")) Directory.Delete(Path.Combine(local, name), recursive: true);
+                if (_ways.Contains("mount")) Directory.Delete(Path.Combine(mnt, name), recursive: true);
+                if (_ways.Contains("grpc")) await client.DeleteAsync($"/grpc-{name}", recursive: true, ct: cancellationToken);
             }
+            if (warmup) await SettleAsync(context, processes, node, cancellationToken);
         }
 
         foreach (var group in phases.GroupBy(p => (p.Way, p.Kind)))
@@ -197,6 +213,19 @@ public sealed class CheckpointScenario : IScenario
         if (_keep) result.Notes.Add($"data kept in {root}");
         else Directory.Delete(local, recursive: true);
         return result;
+    }
+
+    /// <summary>Waits until the node is idle (under 5% of a core over a second, at most 30 s): deleting the warm-up's files leaves it work to do.</summary>
+    private static async Task SettleAsync(ScenarioContext context, ChildProcesses processes, Process node, CancellationToken cancellationToken)
+    {
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            var before = processes.CpuTime(node);
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            if ((processes.CpuTime(node) - before).TotalSeconds < 0.05) break;
+        }
+        context.Progress($"  node idle after {waited.Elapsed.TotalSeconds:F0} s");
     }
 
     private static async Task<Phase> MeasureAsync(string way, string kind, long bytes, string device, ChildProcesses processes, Process node, Process mount, Func<Task> body)
