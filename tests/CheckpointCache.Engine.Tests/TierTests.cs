@@ -237,4 +237,36 @@ public sealed class TierTests : IDisposable
         Assert.Equal(CacheErrorCode.InvalidArgument, error.Code);
         Assert.Contains("PromoteFrequencyRatio", error.Message);
     }
+    [Fact]
+    public async Task Commits_taken_while_other_writers_run_cover_every_value_they_waited_for()
+    {
+        var options = TestOptions.Engine(_folder.Path, directIo: true);
+        await using (var engine = await CacheEngine.OpenAsync(options))
+        {
+            var ns = (Storage.CacheNamespace)engine.GetNamespace("files");
+            long before = ns.Checkpoints.Checkpoints;
+            // Writers and commits at once, as files closing while others are still written.
+            var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+            {
+                for (int i = 0; i < 30; i++)
+                {
+                    await ns.PutAsync(TestOptions.Key(w * 100 + i), TestOptions.Value(w * 100 + i, 200_000));
+                    if (i % 10 == 9) await ns.CommitAsync();
+                }
+            })).ToArray();
+            await Task.WhenAll(writers);
+            Assert.True(ns.Checkpoints.Checkpoints > before, "no checkpoint was taken");
+        }
+        // Reopened: every value a commit waited for is there.
+        await using (var engine = await CacheEngine.OpenAsync(options))
+        {
+            var ns = engine.GetNamespace("files");
+            for (int w = 0; w < 4; w++)
+                for (int i = 0; i < 30; i++)
+                {
+                    using var got = await ns.GetAsync(TestOptions.Key(w * 100 + i));
+                    Assert.True(TestOptions.Value(w * 100 + i, 200_000).AsSpan().SequenceEqual(got!.Span), $"writer {w} value {i}");
+                }
+        }
+    }
 }
