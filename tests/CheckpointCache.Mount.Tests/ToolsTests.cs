@@ -115,6 +115,25 @@ public sealed class ToolsTests(MountFixture fixture) : IClassFixture<MountFixtur
     public async Task Pieces_of_one_block_gathered_by_the_mount_land_in_write_order()
     {
         var (mnt, _) = Folders("gather");
+        Assert.Equal("ok", await Shell.OkAsync($"python3 {await GatherScriptAsync()} {mnt}"));
+    }
+
+    [FuseFact]
+    public async Task With_a_single_write_behind_slot_gathered_pieces_and_whole_blocks_do_not_wait_on_each_other()
+    {
+        // One slot of write-behind: a gathered block holding it must be sent before a whole block asks for it
+        // (before, the write hung for ever; the timeout turns that into a failure).
+        var mnt = Path.Combine(Setup.Scratch, "mnt-one-slot");
+        Directory.CreateDirectory(mnt);
+        await Setup.StartMountAsync(mnt, extra: ["--Mount:WriteBehindBytes=1048576"]);
+        Directory.CreateDirectory(Path.Combine(mnt, "gather-one-slot"));
+        Assert.Equal("ok", await Shell.OkAsync($"timeout -s KILL 60 python3 {await GatherScriptAsync()} {mnt}/gather-one-slot"));
+        await Shell.OkAsync($"umount {mnt}");
+    }
+
+    /// <summary>Pieces, overlaps, gaps and whole blocks through one handle, checked against a model; prints ok.</summary>
+    private async Task<string> GatherScriptAsync()
+    {
         // Through one handle, without fsync in between: pieces of a block that the mount gathers before sending,
         // next to writes that cover blocks whole, overlapping and leaving gaps; the file must read as written.
         var script = """
@@ -139,6 +158,8 @@ public sealed class ToolsTests(MountFixture fixture) : IClassFixture<MountFixtur
             put(fd, MiB + 5000, b"d" * 10)          # a gap in block 1
             put(fd, 3 * MiB - 64, b"e" * (MiB + 128))  # across blocks 2, 3 and 4
             put(fd, 3 * MiB + 64, b"f" * 64)        # back inside block 3, already sent whole
+            put(fd, 5 * MiB + 10, b"g" * 100)       # gathered in block 5 ...
+            put(fd, 6 * MiB, b"h" * MiB)            # ... then block 6 whole, which needs a write-behind slot
             os.close(fd)
             with open(path, "rb") as f:
                 back = f.read()
@@ -148,7 +169,7 @@ public sealed class ToolsTests(MountFixture fixture) : IClassFixture<MountFixtur
             """;
         var path = Path.Combine(Setup.Scratch, "gather.py");
         await File.WriteAllTextAsync(path, script);
-        Assert.Equal("ok", await Shell.OkAsync($"python3 {path} {mnt}"));
+        return path;
     }
 
     /// <summary>A small tree of directories and files of mixed sizes (empty, tiny, around the 1 MiB block, a few MiB).</summary>

@@ -121,8 +121,9 @@ internal sealed class OpenFile
                 var piece = new ReadOnlySpan<byte>(data + done, n);
                 if (n == block)
                 {
-                    // Bytes of this block gathered earlier go first, or they would land over these newer ones.
-                    if (_gathered?.Start == at) QueueGathered();
+                    // Gathered bytes go first: of this block, they would land over these newer ones; of another, they
+                    // would hold a write-behind slot while this write waits for one (with a single slot, for ever).
+                    QueueGathered();
                     var (memory, slot, array) = Acquire(n);
                     piece.CopyTo(memory.Span);
                     _writes.Writer.TryWrite(new PendingWrite(at, memory, slot, array, null));

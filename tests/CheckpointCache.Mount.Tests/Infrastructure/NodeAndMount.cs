@@ -71,7 +71,7 @@ public sealed class NodeAndMount : IAsyncDisposable
     }
 
     /// <summary>Mounts <see cref="Store"/> at <paramref name="mountPoint"/> (default: mnt/) and waits until it is mounted.</summary>
-    public async Task<ChildProcess> StartMountAsync(string? mountPoint = null, TimeSpan? retryTimeout = null, string? store = null)
+    public async Task<ChildProcess> StartMountAsync(string? mountPoint = null, TimeSpan? retryTimeout = null, string? store = null, string[]? extra = null)
     {
         var at = mountPoint ?? MountPoint;
         var mount = ChildProcess.Start("checkpointcache-mount.dll",
@@ -81,6 +81,7 @@ public sealed class NodeAndMount : IAsyncDisposable
             $"--Mount:Store={store ?? Store}",
             $"--Mount:NodeRetryTimeout={retryTimeout ?? TimeSpan.FromMinutes(2)}",
             "--Mount:Threads=4",
+            .. extra ?? [],
         ], Directory.Path);
         _mounts.Add(mount);
         await mount.WaitForLineAsync("Mounted store");
