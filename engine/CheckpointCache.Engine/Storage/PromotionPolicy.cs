@@ -67,7 +67,7 @@ internal sealed class PromotionPolicy
         if (promoted)
         {
             _recentSsdHits.Forget(userKey);
-            _residents.Appended(hash, tailAddress, headAddress);
+            if (_reads is not null) _residents.Appended(hash, tailAddress, headAddress);
         }
         else _recentSsdHits.Remember(userKey);
     }
