@@ -251,7 +251,13 @@ public sealed class TierTests : IDisposable
                 for (int i = 0; i < 30; i++)
                 {
                     await ns.PutAsync(TestOptions.Key(w * 100 + i), TestOptions.Value(w * 100 + i, 200_000));
-                    if (i % 10 == 9) await ns.CommitAsync();
+                    if (i % 10 == 9)
+                    {
+                        long version = ns.Store.Faster.SystemState.Version;
+                        await ns.CommitAsync();
+                        // Returned only after a checkpoint that started after this call had completed (moved the version on).
+                        Assert.True(ns.Store.Faster.SystemState.Version > version, $"commit returned at version {version}");
+                    }
                 }
             })).ToArray();
             await Task.WhenAll(writers);

@@ -27,8 +27,6 @@ internal sealed class AccessSketch
         _sampleSize = sampleSize;
     }
 
-    public long SampleSize => _sampleSize;
-
     /// <summary>The reads of the key with this 64-bit hash, estimated (0 to 255).</summary>
     public int Estimate(ulong hash)
     {

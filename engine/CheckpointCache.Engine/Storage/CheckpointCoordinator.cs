@@ -82,7 +82,7 @@ internal sealed class CheckpointCoordinator
     /// FASTER's own CompleteCheckpointAsync polls in a busy loop whenever it has no flush to await (while the
     /// sessions mark their phases); behind a burst of writes, that loop and the writers retrying beside it held both
     /// cores of a small machine for seconds and starved the I/O threads the checkpoint's flush needed: the mount's
-    /// writes fell from about 400 to 63-136 MB/s in a quarter of the checkpoint benchmark's runs, the node at 1.7 cores.
+    /// writes fell from about 400 to 63-178 MB/s in 6 of 23 checkpoint benchmark runs, the node at 1.4-1.75 cores.
     /// </summary>
     /// <param name="startedAt">The version before our checkpoint started, which it moves on (its first phase may not
     /// have begun yet); -1 to wait for whatever checkpoint is running.</param>
@@ -105,8 +105,6 @@ internal sealed class CheckpointCoordinator
         {
             _store.ReturnSession(session);
         }
-        // At rest this returns at once; it also surfaces a checkpoint that failed.
-        await faster.CompleteCheckpointAsync().ConfigureAwait(false);
     }
 
     private async ValueTask CheckpointLockedAsync(bool force)

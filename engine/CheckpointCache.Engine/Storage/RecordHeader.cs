@@ -31,11 +31,18 @@ internal static class RecordHeader
 
     public static ulong Checksum(ReadOnlySpan<byte> key, ReadOnlySpan<byte> record)
     {
+        var hash = StartChecksum(key, record);
+        hash.Append(record[Size..]);
+        return hash.GetCurrentHashAsUInt64();
+    }
+
+    /// <summary>The checksum's hash over the key and the header's fields before the checksum; the payload follows.</summary>
+    private static XxHash3 StartChecksum(ReadOnlySpan<byte> key, ReadOnlySpan<byte> record)
+    {
         var hash = new XxHash3();
         hash.Append(key);
         hash.Append(record[..24]);
-        hash.Append(record[Size..]);
-        return hash.GetCurrentHashAsUInt64();
+        return hash;
     }
 
     /// <summary>Bytes hashed and then copied at a time by <see cref="TryCopyVerified"/>: small enough to stay in the CPU's caches in between.</summary>
@@ -49,9 +56,7 @@ internal static class RecordHeader
     /// </summary>
     public static bool TryCopyVerified(ReadOnlySpan<byte> key, ReadOnlySpan<byte> record, Span<byte> destination)
     {
-        var hash = new XxHash3();
-        hash.Append(key);
-        hash.Append(record[..24]);
+        var hash = StartChecksum(key, record);
         var payload = record[Size..];
         for (int offset = 0; offset < payload.Length; offset += CopyPiece)
         {

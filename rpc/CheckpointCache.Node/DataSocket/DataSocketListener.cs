@@ -115,6 +115,7 @@ public sealed class DataSocketListener(DataSocketEndpoint endpoint, DataSocketCa
     private void ServeCalls(WireConnection wire, CancellationToken token)
     {
         using var regions = new SharedRegions(limits.Value);
+        using var callEnded = new ManualResetEventSlim(false, spinCount: 0);
         try
         {
             int fd = (int)wire.Socket.Handle;
@@ -123,7 +124,7 @@ public sealed class DataSocketListener(DataSocketEndpoint endpoint, DataSocketCa
                 // Stopping shuts the socket down, which ends the wait at once; the timeout is only a safety net.
                 if (wire.Buffered == 0 && !LinuxMemory.WaitReadable(fd, 2000)) continue;
                 if (!wire.WaitForFrameAsync(token).AsTask().GetAwaiter().GetResult()) break;
-                if (!WaitWithoutSpinning(calls.ServeAsync(wire, regions, token))) break;
+                if (!WaitWithoutSpinning(calls.ServeAsync(wire, regions, token), callEnded)) break;
             }
         }
         catch (Exception e) when (e is EndOfStreamException or SocketException or OperationCanceledException or ObjectDisposedException or IOException)
@@ -145,14 +146,15 @@ public sealed class DataSocketListener(DataSocketEndpoint endpoint, DataSocketCa
     /// Blocks this connection's thread until a call that went asynchronous (an SSD hit's disk read) has ended.
     /// Task.Wait spins before it blocks: in a profile of the node serving SSD hits to four connections on 2 cores,
     /// that spinning was 6% of the node's CPU, taken from the I/O threads and the thread pool finishing those reads.
+    /// <paramref name="ended"/> is the connection's own event (one call at a time), not one made per call.
     /// </summary>
-    private static bool WaitWithoutSpinning(Task<bool> call)
+    private static bool WaitWithoutSpinning(Task<bool> call, ManualResetEventSlim ended)
     {
         if (!call.IsCompleted)
         {
-            using var done = new ManualResetEventSlim(false, spinCount: 0);
-            call.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(done.Set);
-            done.Wait();
+            ended.Reset();
+            call.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(ended.Set);
+            ended.Wait();
         }
         return call.GetAwaiter().GetResult();
     }
