@@ -43,9 +43,10 @@ var calls = new NodeCalls(client, options.NodeRetryTimeout, logger);
 // Read-ahead windows (three per worker thread: a sequential reader holds the one it reads and two ahead) and
 // write-behind (half of it per worker thread) in shared buffers the node fills and drains directly; both are
 // populated at start, so their pages are charged to the mount (docs/configuration.md, ReadAheadBytes).
-using var readBuffers = SharedSlots.Allocate("checkpointcache-mount-reads", Math.Max(1024 * 1024, options.ReadAheadBytes / 2), 3 * options.Threads, logger);
+using var readBuffers = SharedSlots.Allocate("checkpointcache-mount-reads", Math.Max(1024 * 1024, options.ReadAheadBytes / 2), 3 * options.Threads,
+    options.HugePages, logger);
 using var writeBuffers = SharedSlots.Allocate("checkpointcache-mount-writes", options.MaxIoBytes,
-    options.Threads * Math.Max(1, options.WriteBehindBytes / options.MaxIoBytes / 2), logger);
+    options.Threads * Math.Max(1, options.WriteBehindBytes / options.MaxIoBytes / 2), options.HugePages, logger);
 var fs = new MountedFileSystem(calls, options, readBuffers, writeBuffers, logger);
 try
 {

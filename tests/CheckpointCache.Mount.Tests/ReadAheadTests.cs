@@ -15,7 +15,7 @@ public sealed class ReadAheadTests : IDisposable
 {
     private const int MiB = 1024 * 1024;
     private const long FileBytes = 64L * MiB;
-    private readonly SharedSlots _slots = SharedSlots.Allocate("readahead-test", 2 * MiB, 4, NullLogger.Instance);
+    private readonly SharedSlots _slots = SharedSlots.Allocate("readahead-test", 2 * MiB, 4, hugePages: false, NullLogger.Instance);
     private readonly List<(long Offset, int Length, bool Shared)> _fetches = [];
 
     public void Dispose() => _slots.Dispose();

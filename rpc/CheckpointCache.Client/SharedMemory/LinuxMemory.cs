@@ -11,6 +11,7 @@ public static unsafe partial class LinuxMemory
 {
     private const int MfdCloexec = 0x0001;
     private const int MfdAllowSealing = 0x0002;
+    private const uint MfdHugetlb = 0x0004;
     private const int FAddSeals = 1033;
     private const int FGetSeals = 1034;
 
@@ -38,6 +39,9 @@ public static unsafe partial class LinuxMemory
 
     [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
     private static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport("libc", EntryPoint = "fstatfs", SetLastError = true)]
+    private static partial int Fstatfs(int fd, byte* buffer);
 
     [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
     private static partial int Munmap(nint address, nuint length);
@@ -94,9 +98,15 @@ public static unsafe partial class LinuxMemory
     private static Win32Exception Failure(string call) => new(Marshal.GetLastPInvokeError(), $"{call}: {Marshal.GetLastPInvokeErrorMessage()}");
 
     /// <summary>A memfd of <paramref name="bytes"/> bytes sealed against shrinking; the caller owns the descriptor.</summary>
-    public static int CreateSealedMemfd(string name, long bytes)
+    public static int CreateSealedMemfd(string name, long bytes) => CreateSealedMemfd(name, bytes, hugePages: false);
+
+    /// <summary>
+    /// As <see cref="CreateSealedMemfd(string, long)"/>, in the system's default huge pages (hugetlbfs) when
+    /// <paramref name="hugePages"/>; <paramref name="bytes"/> must then be a whole number of them.
+    /// </summary>
+    public static int CreateSealedMemfd(string name, long bytes, bool hugePages)
     {
-        int fd = MemfdCreate(name, MfdCloexec | MfdAllowSealing);
+        int fd = MemfdCreate(name, MfdCloexec | MfdAllowSealing | (hugePages ? MfdHugetlb : 0u));
         if (fd < 0) throw Failure("memfd_create");
         try
         {
@@ -109,6 +119,16 @@ public static unsafe partial class LinuxMemory
             Close(fd);
             throw;
         }
+    }
+
+    /// <summary>Whether <paramref name="fd"/> lies on hugetlbfs (a memfd made with MFD_HUGETLB).</summary>
+    public static bool IsHugePages(int fd)
+    {
+        const long HugetlbfsMagic = 0x958458f6;
+        // struct statfs is 120 bytes on x86-64 and arm64; f_type, a long, comes first.
+        byte* statfs = stackalloc byte[256];
+        if (Fstatfs(fd, statfs) != 0) throw Failure("fstatfs");
+        return *(long*)statfs == HugetlbfsMagic;
     }
 
     /// <summary>The seals of <paramref name="fd"/>, or -1 when it cannot carry any (not a memfd).</summary>
@@ -125,10 +145,71 @@ public static unsafe partial class LinuxMemory
     /// <summary>Maps <paramref name="bytes"/> of <paramref name="fd"/> shared, readable and writable.</summary>
     public static nint Map(int fd, long bytes)
     {
-        nint address = Mmap(0, (nuint)bytes, ProtRead | ProtWrite, MapShared, fd, 0);
+        nint address = TryMap(fd, bytes);
         if (address == -1) throw Failure("mmap");
         return address;
     }
+
+    /// <summary>As <see cref="Map"/>, or -1 with the error in <see cref="LastError"/>.</summary>
+    public static nint TryMap(int fd, long bytes) => Mmap(0, (nuint)bytes, ProtRead | ProtWrite, MapShared, fd, 0);
+
+    /// <summary>The error of the last failed call here.</summary>
+    public static int LastError => Marshal.GetLastPInvokeError();
+
+    /// <summary>
+    /// The size of the default huge page (Hugepagesize in /proc/meminfo), which a memfd with MFD_HUGETLB uses; 0 where
+    /// the system has none.
+    /// </summary>
+    public static long HugePageBytes => s_hugePageBytes.Value;
+
+    /// <summary>The system's pool of huge pages: HugePages_Total and HugePages_Free from /proc/meminfo.</summary>
+    public static (long Total, long Free) HugePagePool()
+    {
+        long total = 0, free = 0;
+        foreach (var line in File.ReadLines("/proc/meminfo"))
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length < 2) continue;
+            if (parts[0] == "HugePages_Total:") total = long.Parse(parts[1]);
+            else if (parts[0] == "HugePages_Free:") free = long.Parse(parts[1]);
+        }
+        return (total, free);
+    }
+
+    /// <summary>
+    /// Whether process <paramref name="pid"/> maps memfd <paramref name="name"/> in huge pages, from the KernelPageSize
+    /// of its mappings in /proc/PID/smaps; null when it has no such mapping.
+    /// </summary>
+    public static bool? MapsInHugePages(int pid, string name)
+    {
+        bool? huge = null;
+        bool inMapping = false;
+        string hugeSize = $" {HugePageBytes / 1024} kB";
+        foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
+        {
+            if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.Contains('-'))
+                inMapping = line.Contains("/memfd:" + name + " ", StringComparison.Ordinal) || line.EndsWith("/memfd:" + name, StringComparison.Ordinal);
+            else if (inMapping && line.StartsWith("KernelPageSize:", StringComparison.Ordinal))
+                huge = (huge ?? true) && HugePageBytes > 0 && line.EndsWith(hugeSize, StringComparison.Ordinal);
+        }
+        return huge;
+    }
+
+    private static readonly Lazy<long> s_hugePageBytes = new(() =>
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+            {
+                if (!line.StartsWith("Hugepagesize:", StringComparison.Ordinal)) continue;
+                var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return parts.Length >= 3 && parts[2] == "kB" && long.TryParse(parts[1], out long kib) ? kib * 1024 : 0;
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return 0;
+    });
 
     /// <summary>
     /// Maps every page of [<paramref name="address"/>, +<paramref name="bytes"/>) writable in one call, instead of one

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Runtime.InteropServices;
 
 namespace CheckpointCache.Client.SharedMemory;
@@ -17,25 +18,30 @@ public sealed class SharedBuffer : IDisposable
     private int _descriptor;
     private int _disposed;
 
-    private SharedBuffer(int descriptor, nint address, int length)
+    private SharedBuffer(int descriptor, nint address, int length, bool hugePages)
     {
         _descriptor = descriptor;
+        HugePages = hugePages;
         _memory = new MappedMemory(address, length, this);
         Id = Interlocked.Increment(ref s_nextId);
     }
 
     /// <summary>
     /// A new zeroed buffer of <paramref name="bytes"/> bytes (at most 2 GiB - 1; take several for more);
-    /// <paramref name="name"/> is what /proc/PID/maps shows it as (memfd:NAME).
+    /// <paramref name="name"/> is what /proc/PID/maps shows it as (memfd:NAME). With <paramref name="hugePages"/>, a
+    /// size that is a whole number of the system's huge pages is taken in huge pages while enough are reserved
+    /// (vm.nr_hugepages), and in ordinary pages otherwise (<see cref="HugePages"/> says which).
     /// </summary>
-    public static SharedBuffer Allocate(int bytes, string name = "checkpointcache-shared")
+    public static SharedBuffer Allocate(int bytes, string name = "checkpointcache-shared", bool hugePages = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
         if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("shared buffers need Linux memfds");
+        long huge = LinuxMemory.HugePageBytes;
+        if (hugePages && huge > 0 && bytes % huge == 0 && TryAllocateHuge(bytes, name) is { } inHugePages) return inHugePages;
         int fd = LinuxMemory.CreateSealedMemfd(name, bytes);
         try
         {
-            var buffer = new SharedBuffer(fd, LinuxMemory.Map(fd, bytes), bytes);
+            var buffer = new SharedBuffer(fd, LinuxMemory.Map(fd, bytes), bytes, hugePages: false);
             // Populate every page here: memory is charged to the cgroup that first faults it in, and that must be the
             // client's, not the node's (a node container would otherwise pay for its clients' buffers). One madvise
             // costs far less than a fault per page; older kernels fault them in by a pass of zeroes.
@@ -48,6 +54,37 @@ public sealed class SharedBuffer : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// The buffer in huge pages, or null where the system cannot give them now. Under a hypervisor, a process's first
+    /// touch of a 4 KiB page that another process has just written can cost microseconds (docs/performance.md,
+    /// checkpoint): the mount's writes paid that per page in the node. A huge page pays it once per 2 MiB.
+    /// </summary>
+    private static SharedBuffer? TryAllocateHuge(int bytes, string name)
+    {
+        int fd;
+        try
+        {
+            fd = LinuxMemory.CreateSealedMemfd(name, bytes, hugePages: true);
+        }
+        catch (Win32Exception)
+        {
+            return null; // no hugetlbfs, or sealing refused there
+        }
+        // A shared mapping reserves its huge pages when it is made, so a pool too small fails here, not later as a SIGBUS.
+        nint address = LinuxMemory.TryMap(fd, bytes);
+        if (address == -1)
+        {
+            LinuxMemory.Close(fd);
+            return null;
+        }
+        var buffer = new SharedBuffer(fd, address, bytes, hugePages: true);
+        if (!LinuxMemory.Populate(address, bytes)) buffer._memory.GetSpan().Clear();
+        return buffer;
+    }
+
+    /// <summary>Whether the buffer lies in huge pages (see <see cref="Allocate"/>).</summary>
+    public bool HugePages { get; }
 
     /// <summary>Identifies the buffer within this process (what a connection remembers it registered).</summary>
     public long Id { get; }

@@ -32,12 +32,20 @@ internal sealed class SharedSlots : IDisposable
     /// <paramref name="count"/> slots of <paramref name="slotBytes"/> (fewer where they would pass 2 GiB); none where
     /// the buffer cannot be made (not Linux, no memfd): then every caller gets ordinary memory.
     /// </summary>
-    public static SharedSlots Allocate(string name, int slotBytes, int count, ILogger logger)
+    public static SharedSlots Allocate(string name, int slotBytes, int count, bool hugePages, ILogger logger)
     {
         count = (int)Math.Clamp((long)count, 1, (Array.MaxLength - 1L) / slotBytes);
         try
         {
-            return new SharedSlots(SharedBuffer.Allocate(slotBytes * count, name), slotBytes, count, logger);
+            var buffer = SharedBuffer.Allocate(slotBytes * count, name, hugePages);
+            long huge = LinuxMemory.HugePageBytes;
+            if (buffer.HugePages)
+                logger.LogInformation("Shared buffer {Name}: {Slots} slots of {SlotBytes} bytes in {Pages} huge pages", name, count, slotBytes, buffer.Length / huge);
+            else if (hugePages && huge > 0)
+                logger.LogInformation(
+                    "Shared buffer {Name}: {Slots} slots of {SlotBytes} bytes in ordinary pages; reserve {Pages} more huge pages (vm.nr_hugepages) to spare the node a costly first touch of each 4 KiB page",
+                    name, count, slotBytes, ((long)slotBytes * count + huge - 1) / huge);
+            return new SharedSlots(buffer, slotBytes, count, logger);
         }
         catch (Exception e) when (e is PlatformNotSupportedException or System.ComponentModel.Win32Exception)
         {

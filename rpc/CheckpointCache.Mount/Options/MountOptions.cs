@@ -33,6 +33,13 @@ public sealed class MountOptions
     /// <summary>Written bytes per open file that may be on their way to the node while write() has already returned.</summary>
     public int WriteBehindBytes { get; set; } = 32 * 1024 * 1024;
 
+    /// <summary>
+    /// Take the shared read and write buffers in huge pages where enough are reserved (vm.nr_hugepages; whole pages
+    /// only), ordinary pages otherwise. Under a hypervisor the node's first touch of each 4 KiB page the mount has just
+    /// written can cost microseconds, which made up most of the node's CPU for mount writes (docs/performance.md).
+    /// </summary>
+    public bool HugePages { get; set; } = true;
+
     /// <summary>How long the kernel may cache attributes and names; writes through this mount keep its own cache exact.</summary>
     public TimeSpan AttributeTimeout { get; set; } = TimeSpan.FromSeconds(1);
 

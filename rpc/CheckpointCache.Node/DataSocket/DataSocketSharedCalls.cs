@@ -61,7 +61,7 @@ public sealed class DataSocketSharedCalls(
         SharedRegion region;
         try
         {
-            region = SharedRegion.Map(descriptor, (long)bytes);
+            region = SharedRegion.Map(descriptor, (long)bytes, _limits.AllowHugePageSharedBuffers);
         }
         catch (System.ComponentModel.Win32Exception e)
         {

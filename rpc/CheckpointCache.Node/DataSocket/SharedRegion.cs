@@ -48,7 +48,7 @@ internal sealed class SharedRegion : IDisposable
     }
 
     /// <summary>Maps <paramref name="descriptor"/> (taking ownership of it) after checking what the client promised.</summary>
-    public static SharedRegion Map(int descriptor, long declaredBytes)
+    public static SharedRegion Map(int descriptor, long declaredBytes, bool allowHugePages)
     {
         try
         {
@@ -59,6 +59,16 @@ internal sealed class SharedRegion : IDisposable
             long size = LinuxMemory.SizeOf(descriptor);
             if (size < declaredBytes)
                 throw new DataCallException(Grpc.Core.StatusCode.InvalidArgument, $"the shared buffer's memfd holds {size} bytes, fewer than the {declaredBytes} declared");
+            if (LinuxMemory.IsHugePages(descriptor))
+            {
+                if (!allowHugePages)
+                    throw new DataCallException(Grpc.Core.StatusCode.InvalidArgument,
+                        "this node maps no shared buffer in huge pages (Limits:AllowHugePageSharedBuffers is off); give one in ordinary pages");
+                long huge = LinuxMemory.HugePageBytes;
+                if (huge <= 0 || declaredBytes % huge != 0)
+                    throw new DataCallException(Grpc.Core.StatusCode.InvalidArgument,
+                        $"a shared buffer in huge pages must declare a whole number of them ({huge} bytes each); {declaredBytes} were declared");
+            }
             return new SharedRegion(LinuxMemory.Map(descriptor, declaredBytes), (int)declaredBytes);
         }
         finally

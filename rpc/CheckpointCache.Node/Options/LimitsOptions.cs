@@ -28,6 +28,14 @@ public sealed class LimitsOptions
     /// <summary>Bytes of shared buffers one data-socket connection may register in all (client memory the node maps, not node memory).</summary>
     public ByteSize MaxSharedBufferBytes { get; set; } = ByteSize.FromGiB(64);
 
+    /// <summary>
+    /// Map shared buffers that lie in huge pages (memfds made with MFD_HUGETLB, a whole number of pages). They spare the
+    /// node a costly first touch of every 4 KiB page a client has just written (docs/performance.md, checkpoint). A
+    /// client that punches holes into such a buffer while the system has no free huge page left can make the node's
+    /// next access to it fault (SIGBUS); turn this off where the node's local clients are not trusted that far.
+    /// </summary>
+    public bool AllowHugePageSharedBuffers { get; set; } = true;
+
     /// <summary>Most value bytes moved by one BatchPut or BatchGet.</summary>
     public ByteSize MaxBatchBytes { get; set; } = ByteSize.FromGiB(1);
 
