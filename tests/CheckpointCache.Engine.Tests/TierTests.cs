@@ -262,6 +262,7 @@ public sealed class TierTests : IDisposable
             })).ToArray();
             await Task.WhenAll(writers);
             Assert.True(ns.Checkpoints.Checkpoints > before, "no checkpoint was taken");
+            Assert.False(ns.Store.Fence.IsRaised, "every checkpoint lowered its fence");
         }
         // Reopened: every value a commit waited for is there.
         await using (var engine = await CacheEngine.OpenAsync(options))
@@ -274,5 +275,27 @@ public sealed class TierTests : IDisposable
                     Assert.True(TestOptions.Value(w * 100 + i, 200_000).AsSpan().SequenceEqual(got!.Span), $"writer {w} value {i}");
                 }
         }
+    }
+
+    [Fact]
+    public async Task A_write_arriving_while_a_checkpoint_runs_waits_outside_the_store_and_lands_after_it()
+    {
+        var options = TestOptions.Engine(_folder.Path, directIo: true);
+        await using var engine = await CacheEngine.OpenAsync(options);
+        var ns = (Storage.CacheNamespace)engine.GetNamespace("files");
+        long tail = ns.Store.TailAddress;
+        ns.Store.Fence.Raise();
+        var put = ns.PutAsync(TestOptions.Key(1), TestOptions.Value(1, 300_000)).AsTask();
+        await Task.Delay(200);
+        // Held back before FASTER: nothing was appended, the write did not complete.
+        Assert.False(put.IsCompleted);
+        Assert.Equal(tail, ns.Store.TailAddress);
+        ns.Store.Fence.Lower();
+        await put;
+        Assert.True(ns.Store.TailAddress > tail);
+        using var got = await ns.GetAsync(TestOptions.Key(1));
+        Assert.True(TestOptions.Value(1, 300_000).AsSpan().SequenceEqual(got!.Span));
+        await ns.CommitAsync();
+        Assert.False(ns.Store.Fence.IsRaised);
     }
 }

@@ -114,6 +114,25 @@ internal sealed class CheckpointCoordinator
         long begin = faster.Log.BeginAddress;
         if (!force && tail == _lastTail && begin == _lastBegin) return;
         bool withIndex = _lastIndexTail < 0 || tail - _lastIndexTail >= _indexInterval;
+        _store.Fence.Raise();
+        try
+        {
+            await RunCheckpointAsync(withIndex, begin, tail).ConfigureAwait(false);
+        }
+        finally
+        {
+            _store.Fence.Lower();
+        }
+        if (withIndex) _lastIndexTail = tail;
+        _lastTail = tail;
+        _lastBegin = begin;
+        DurableBeginAddress = begin;
+        Checkpoints++;
+    }
+
+    private async ValueTask RunCheckpointAsync(bool withIndex, long begin, long tail)
+    {
+        var faster = _store.Faster;
         for (int attempt = 0; ; attempt++)
         {
             Guid token;
@@ -130,10 +149,5 @@ internal sealed class CheckpointCoordinator
             }
             if (attempt > 100) throw new InvalidOperationException($"checkpoint of namespace '{_store.Name}' could not start");
         }
-        if (withIndex) _lastIndexTail = tail;
-        _lastTail = tail;
-        _lastBegin = begin;
-        DurableBeginAddress = begin;
-        Checkpoints++;
     }
 }

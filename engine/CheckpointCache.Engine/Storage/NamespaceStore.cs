@@ -182,6 +182,7 @@ internal sealed class NamespaceStore : IDisposable
     /// <summary>Appends a record; returns once it is in the log (not yet durable).</summary>
     public async ValueTask UpsertAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> record)
     {
+        await Fence.WaitAsync().ConfigureAwait(false);
         using var _ = await Mutations.EnterAsync().ConfigureAwait(false);
         var session = _sessions.Rent();
         try
@@ -237,6 +238,7 @@ internal sealed class NamespaceStore : IDisposable
 
     public async ValueTask DeleteAsync(ReadOnlyMemory<byte> key)
     {
+        await Fence.WaitAsync().ConfigureAwait(false);
         using var _ = await Mutations.EnterAsync().ConfigureAwait(false);
         var session = _sessions.Rent();
         try
@@ -267,6 +269,9 @@ internal sealed class NamespaceStore : IDisposable
 
     /// <summary>Upserts and deletes pass through it; compaction holds it exclusively.</summary>
     internal MutationGate Mutations { get; } = new();
+
+    /// <summary>Where writes wait while a checkpoint of this store runs.</summary>
+    internal CheckpointFence Fence { get; } = new();
 
     /// <summary>
     /// FASTER's lookup compaction: copies the records below <paramref name="untilAddress"/> that are still the
