@@ -28,6 +28,8 @@ public sealed class RpcScenario : IScenario
     private ByteSize _workingSet;
     private bool _skipTcp;
     private HashSet<string> _paths = [];
+    private bool _hugePages;
+    private int _hugeBuffers, _ordinaryBuffers;
 
     public string Name => "rpc";
 
@@ -43,6 +45,8 @@ public sealed class RpcScenario : IScenario
         --working-set SIZE    bytes of values per size, kept resident in RAM (default 128MiB)
         --skip-tcp            measure the Unix socket only
         --paths LIST          only these client paths (uds-shared,uds,uds-grpc,tcp; default all), for profiling one
+        --huge-pages MODE     auto (default): shared buffers in huge pages, the pool (vm.nr_hugepages) raised for the
+                              run when root, as docs/operations.md advises for co-located clients; off: ordinary pages
         """;
 
     public void Configure(ScenarioArgs args)
@@ -55,6 +59,9 @@ public sealed class RpcScenario : IScenario
         _workingSet = args.Size("working-set", ByteSize.FromMiB(128));
         _skipTcp = args.Flag("skip-tcp");
         _paths = args.String("paths", "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        string huge = args.String("huge-pages", "auto");
+        if (huge is not ("auto" or "off")) throw new ArgumentException("--huge-pages takes auto or off");
+        _hugePages = huge == "auto";
         if (_concurrency.Any(c => c < 1) || _batch < 1 || _prefixBatch < 1) throw new ArgumentException("--concurrency, --batch and --prefix-batch must be at least 1");
         if (_sizes.Any(s => s.Bytes < 4096 || s.Bytes > 64 * ByteSize.MiB)) throw new ArgumentException("--sizes must be between 4KiB and 64MiB");
     }
@@ -65,6 +72,11 @@ public sealed class RpcScenario : IScenario
             .Column("path", "path").Column("op", "op").Column("size", "value").Column("concurrency", "conc").Column("batch", "batch")
             .Column("mb_s", "MB/s").Column("calls_s", "calls/s").Column("p50_ms", "p50 ms").Column("p99_ms", "p99 ms").Column("ram_share", "RAM hits");
         result.Notes.Add($"{_batch} value(s) per call, {_duration.TotalSeconds:F0} s per phase, working set {_workingSet} per size kept in a {RamBudget} RAM tier; MB/s are 10^6 bytes of values per second");
+
+        // Room for the largest size's buffers: one per call in flight, each a call's values.
+        long bufferBytes = _sizes.Max(s => s.Bytes) * Math.Max(_batch, _prefixBatch) * _concurrency.Max();
+        long hugePage = Math.Max(1, LinuxMemory.HugePageBytes);
+        using var hugePages = _hugePages ? HugePageReservation.Ensure((bufferBytes + hugePage - 1) / hugePage) : null;
 
         var dir = Path.Combine(context.DataDirectory, "node");
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
@@ -111,7 +123,8 @@ public sealed class RpcScenario : IScenario
                 SharedBuffer RentShared()
                 {
                     if (sharedPool.TryTake(out var b)) return b;
-                    b = SharedBuffer.Allocate(length * Math.Max(_batch, _prefixBatch), "perf-rpc");
+                    b = SharedBuffer.Allocate(length * Math.Max(_batch, _prefixBatch), "perf-rpc", _hugePages);
+                    Interlocked.Increment(ref b.HugePages ? ref _hugeBuffers : ref _ordinaryBuffers);
                     sharedAll.Add(b);
                     return b;
                 }
@@ -312,6 +325,8 @@ public sealed class RpcScenario : IScenario
             if (batch != _batch)
                 result.Notes.Add($"uds_get_vs_inprocess is taken at {batch} values of 1 MiB per call (a prefix load); uds_get_vs_inprocess_batch{_batch} at {_batch} per call, like the other ratios");
         }
+        result.Notes.Add($"shared buffers (uds-shared, in-process-into): {_hugeBuffers} in huge pages, {_ordinaryBuffers} in ordinary pages" +
+                         (hugePages is null ? " (--huge-pages off)" : $"; {hugePages.Description}"));
         return result;
     }
 
