@@ -21,6 +21,13 @@ public sealed class HugePagePool : IDisposable
             long before = long.Parse(File.ReadAllText(Knob).Trim());
             File.WriteAllText(Knob, (before + pages).ToString());
             long now = long.Parse(File.ReadAllText(Knob).Trim());
+            if (now - before < pages)
+            {
+                // Free memory in pieces too small for a huge page: compact it and ask again.
+                File.WriteAllText("/proc/sys/vm/compact_memory", "1");
+                File.WriteAllText(Knob, (before + pages).ToString());
+                now = long.Parse(File.ReadAllText(Knob).Trim());
+            }
             var pool = new HugePagePool(now - before);
             if (now - before < pages)
             {
@@ -28,6 +35,21 @@ public sealed class HugePagePool : IDisposable
                 throw new InvalidOperationException($"the kernel added {now - before} of {pages} huge pages");
             }
             return pool;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> while no test adds pages, so the pool's total (HugePages_Total, passed in) cannot
+    /// grow meanwhile; pages other processes free never raise it.
+    /// </summary>
+    public static T WhileTotalHolds<T>(Func<long, T> body)
+    {
+        using (Lock())
+        {
+            long total = 0;
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+                if (line.StartsWith("HugePages_Total:", StringComparison.Ordinal)) total = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+            return body(total);
         }
     }
 
