@@ -121,14 +121,17 @@ public static unsafe partial class LinuxMemory
         }
     }
 
-    /// <summary>Whether <paramref name="fd"/> lies on hugetlbfs (a memfd made with MFD_HUGETLB).</summary>
-    public static bool IsHugePages(int fd)
+    /// <summary>
+    /// The page size of <paramref name="fd"/> when it lies on hugetlbfs (a memfd made with MFD_HUGETLB, whatever its
+    /// huge page size), 0 otherwise.
+    /// </summary>
+    public static long HugePageSizeOf(int fd)
     {
         const long HugetlbfsMagic = 0x958458f6;
-        // struct statfs is 120 bytes on x86-64 and arm64; f_type, a long, comes first.
+        // struct statfs is 120 bytes on x86-64 and arm64: f_type, then f_bsize (the huge page size there), both longs.
         byte* statfs = stackalloc byte[256];
         if (Fstatfs(fd, statfs) != 0) throw Failure("fstatfs");
-        return *(long*)statfs == HugetlbfsMagic;
+        return ((long*)statfs)[0] == HugetlbfsMagic ? ((long*)statfs)[1] : 0;
     }
 
     /// <summary>The seals of <paramref name="fd"/>, or -1 when it cannot carry any (not a memfd).</summary>

@@ -59,13 +59,14 @@ internal sealed class SharedRegion : IDisposable
             long size = LinuxMemory.SizeOf(descriptor);
             if (size < declaredBytes)
                 throw new DataCallException(Grpc.Core.StatusCode.InvalidArgument, $"the shared buffer's memfd holds {size} bytes, fewer than the {declaredBytes} declared");
-            if (LinuxMemory.IsHugePages(descriptor))
+            long huge = LinuxMemory.HugePageSizeOf(descriptor);
+            if (huge > 0)
             {
                 if (!allowHugePages)
                     throw new DataCallException(Grpc.Core.StatusCode.InvalidArgument,
                         "this node maps no shared buffer in huge pages (Limits:AllowHugePageSharedBuffers is off); give one in ordinary pages");
-                long huge = LinuxMemory.HugePageBytes;
-                if (huge <= 0 || declaredBytes % huge != 0)
+                // A mapping of hugetlbfs covers whole pages; the node maps exactly what was declared.
+                if (declaredBytes % huge != 0)
                     throw new DataCallException(Grpc.Core.StatusCode.InvalidArgument,
                         $"a shared buffer in huge pages must declare a whole number of them ({huge} bytes each); {declaredBytes} were declared");
             }
