@@ -209,9 +209,10 @@ public sealed class CacheClient : IDisposable
     /// <summary>
     /// A buffer the node can write values into and read values from directly, when the node is reached over its
     /// Unix socket: BatchGetInto destinations and BatchPut values that all lie in shared buffers skip the socket
-    /// copy (docs/api.md, "Shared buffers"). Dispose it when done.
+    /// copy (docs/api.md, "Shared buffers"). In huge pages where it can be (<see cref="SharedBuffer.Allocate"/>).
+    /// Dispose it when done.
     /// </summary>
-    public static SharedBuffer AllocateSharedBuffer(int bytes, string name = "checkpointcache-shared") => SharedBuffer.Allocate(bytes, name);
+    public static SharedBuffer AllocateSharedBuffer(int bytes, string name = "checkpointcache-shared", bool hugePages = true) => SharedBuffer.Allocate(bytes, name, hugePages);
 
     /// <summary>Where each memory lies in a shared buffer, or null when any of them lies elsewhere.</summary>
     private (SharedBuffer Buffer, int Offset, int Length)[]? SharedPlaces(IReadOnlyList<ReadOnlyMemory<byte>> memories)

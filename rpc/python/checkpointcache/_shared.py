@@ -31,25 +31,32 @@ _live_lock = threading.Lock()
 class SharedBuffer:
     """``nbytes`` (1 byte to 2 GiB - 1) of zeroed memory the node can map.
 
-    ``buffer`` is a writable memoryview over all of it: slice it, wrap it with ``numpy.frombuffer`` or
+    With ``hugepages`` (the default) a size that is a whole number of the system's huge pages lies in huge
+    pages while enough are reserved (``vm.nr_hugepages``), in ordinary pages otherwise; ``hugepages`` on the
+    buffer says which. ``buffer`` is a writable memoryview over all of it: slice it, wrap it with ``numpy.frombuffer`` or
     ``torch.frombuffer`` (and pin it with ``cudaHostRegister`` for device copies), and pass slices as
     ``batch_get`` destinations or ``batch_put`` values. Do not touch a slice while a call that uses it
     runs. ``close()`` unmaps it here (once no view of it is left); the node unmaps it when the
     connections that used it close, which the client does on their next use.
     """
 
-    def __init__(self, nbytes: int, name: str = "checkpointcache-shared"):
+    def __init__(self, nbytes: int, name: str = "checkpointcache-shared", hugepages: bool = True):
         if not 0 < nbytes <= _MAX_BYTES:
             raise ValueError("a shared buffer holds 1 byte to 2 GiB - 1, not %d" % nbytes)
-        fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-        try:
-            os.ftruncate(fd, nbytes)
-            # Sealed against shrinking: the node's writes into its mapping can never fault past the end.
-            fcntl.fcntl(fd, _F_ADD_SEALS, _F_SEAL_SHRINK)
-            self._mmap = mmap.mmap(fd, nbytes)
-        except BaseException:
-            os.close(fd)
-            raise
+        # Huge pages when the size is a whole number of them and the pool (vm.nr_hugepages) has room: under a
+        # hypervisor the node's first touch of each 4 KiB page this process has just written can cost
+        # microseconds (docs/performance.md); a huge page pays it once per 2 MiB.
+        huge = _huge_page_bytes()
+        mapped = _map_huge(name, nbytes) if hugepages and huge and nbytes % huge == 0 else None
+        self.hugepages = mapped is not None
+        if mapped is None:
+            fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+            try:
+                mapped = (fd, _seal_and_map(fd, nbytes))
+            except BaseException:
+                os.close(fd)
+                raise
+        fd, self._mmap = mapped
         self._fd = fd
         self.nbytes = nbytes
         self.id = next(_ids)
@@ -94,6 +101,48 @@ class SharedBuffer:
 
     def __len__(self) -> int:
         return self.nbytes
+
+
+def _seal_and_map(fd: int, nbytes: int) -> mmap.mmap:
+    os.ftruncate(fd, nbytes)
+    # Sealed against shrinking: the node's writes into its mapping can never fault past the end.
+    fcntl.fcntl(fd, _F_ADD_SEALS, _F_SEAL_SHRINK)
+    return mmap.mmap(fd, nbytes)
+
+
+def _map_huge(name: str, nbytes: int) -> Optional[Tuple[int, mmap.mmap]]:
+    """A sealed memfd in huge pages and its mapping, or None where the system cannot give them now."""
+    try:
+        fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING | os.MFD_HUGETLB)
+    except (OSError, AttributeError):
+        return None
+    try:
+        # A shared mapping reserves its pages when made: a short pool fails here, not later as a SIGBUS.
+        return fd, _seal_and_map(fd, nbytes)
+    except OSError:
+        os.close(fd)
+        return None
+
+
+_huge_page_size: Optional[int] = None
+
+
+def _huge_page_bytes() -> int:
+    """The default huge page size (Hugepagesize in /proc/meminfo), 0 where there is none."""
+    global _huge_page_size
+    if _huge_page_size is None:
+        size = 0
+        try:
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("Hugepagesize:"):
+                        parts = line.split()
+                        size = int(parts[1]) * 1024 if len(parts) >= 3 and parts[2] == "kB" else 0
+                        break
+        except OSError:
+            pass
+        _huge_page_size = size
+    return _huge_page_size
 
 
 def _address(mv: memoryview) -> Optional[int]:

@@ -182,11 +182,12 @@ class CacheClient:
     # -- KV API ----------------------------------------------------------------------------------
 
     @staticmethod
-    def shared_buffer(nbytes: int, name: str = "checkpointcache-shared") -> SharedBuffer:
+    def shared_buffer(nbytes: int, name: str = "checkpointcache-shared", hugepages: bool = True) -> SharedBuffer:
         """Memory the node writes values into and reads values from directly (docs/api.md, "Shared
         buffers"): ``batch_get`` destinations and ``batch_put`` values that all lie in shared buffers
-        skip the socket copy when the node is reached over its Unix socket. Close it when done."""
-        return SharedBuffer(nbytes, name)
+        skip the socket copy when the node is reached over its Unix socket. In huge pages where it can
+        be (see ``SharedBuffer``). Close it when done."""
+        return SharedBuffer(nbytes, name, hugepages)
 
     def declare_namespace(self, descriptor: NamespaceDescriptor, store: str = "", *,
                           timeout: Optional[float] = None) -> NamespaceRef:

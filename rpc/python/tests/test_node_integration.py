@@ -42,6 +42,40 @@ def pattern(i: int, n: int) -> bytes:
     return ((np.arange(n, dtype=np.uint32) * 7 + i * 131) & 0xFF).astype(np.uint8).tobytes()
 
 
+class _HugePages:
+    """Adds huge pages to the system's pool (vm.nr_hugepages) for a test and takes them back; needs root. Holds
+    the lock file the .NET tests use (tests/Shared/HugePagePool.cs) around each change of the pool's size."""
+
+    KNOB = "/proc/sys/vm/nr_hugepages"
+    LOCK = os.path.join(os.environ.get("TMPDIR", "/tmp"), "checkpointcache-tests-hugepages.lock")
+
+    def __init__(self, pages: int):
+        self.pages, self.added = pages, 0
+
+    def _change(self, delta: int) -> int:
+        import fcntl
+        with open(self.LOCK, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with open(self.KNOB) as f:
+                before = int(f.read())
+            with open(self.KNOB, "w") as f:
+                f.write(str(max(0, before + delta)))
+            with open(self.KNOB) as f:
+                return int(f.read()) - before
+
+    def __enter__(self):
+        self.added = self._change(self.pages)
+        if self.added < self.pages:
+            self.__exit__()
+            raise RuntimeError("the kernel added %d of %d huge pages" % (self.added, self.pages))
+        return self
+
+    def __exit__(self, *exc):
+        if self.added > 0:
+            self._change(-self.added)
+            self.added = 0
+
+
 class NodeTestBase(unittest.TestCase):
     node = None
 
@@ -165,6 +199,46 @@ class NodeKvTest(NodeTestBase):
             self.assertEqual(self._node_maps(name), 0)
         finally:
             grpc_only.close()
+
+    def _node_maps_in_huge_pages(self, name: str):
+        """Whether the node maps memfd ``name`` in 2 MiB pages (KernelPageSize in its smaps), None if not at all."""
+        huge, inside = None, False
+        with open("/proc/%d/smaps" % self.node.proc.pid) as f:
+            for line in f:
+                if line[0] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
+                    inside = line.rstrip().endswith("/memfd:" + name + " (deleted)") or line.rstrip().endswith("/memfd:" + name)
+                elif inside and line.startswith("KernelPageSize:"):
+                    huge = (True if huge is None else huge) and line.split()[1] == "2048"
+        return huge
+
+    def test_shared_buffers_in_huge_pages(self):
+        from checkpointcache import SharedBuffer
+        name = "pytest-huge-%d" % os.getpid()
+        ns = self.client.declare_namespace(desc("huge"))
+        keys = ns.block_keys(list(range(16 * 3)))
+        sizes = [5, MIB + 3, 2 * MIB]
+        vals = [pattern(80 + i, n) for i, n in enumerate(sizes)]
+        with _HugePages(4):
+            with self.client.shared_buffer(4 * MIB, name) as sb:
+                self.assertTrue(sb.hugepages, "the pool had room for the buffer")
+                views, at = [], 0
+                for v in vals:
+                    sb.buffer[at:at + len(v)] = v
+                    views.append(sb.buffer[at:at + len(v)])
+                    at += len(v)
+                self.assertTrue(all(x.ok for x in self.client.batch_put(ns, keys, views)))
+                # The node mapped the buffer, in huge pages, and read the values out of it.
+                self.assertTrue(self._node_maps_in_huge_pages(name))
+                sb.buffer[:] = b"\xee" * len(sb.buffer)
+                res = self.client.batch_get(ns, keys, out=views)
+                for i, r in enumerate(res):
+                    self.assertTrue(r.ok, r)
+                    self.assertEqual(bytes(views[i]), vals[i])
+                del views
+            # Ordinary pages on request, or when the size is not whole huge pages.
+            with SharedBuffer(4 * MIB, name + "-o", hugepages=False) as plain, SharedBuffer(3 * MIB, name + "-p") as odd:
+                self.assertFalse(plain.hugepages)
+                self.assertFalse(odd.hugepages)
 
     def test_exists_lookup_pin_delete(self):
         ns = self.client.declare_namespace(desc("lookup"))
