@@ -97,14 +97,12 @@ public static unsafe partial class LinuxMemory
 
     private static Win32Exception Failure(string call) => new(Marshal.GetLastPInvokeError(), $"{call}: {Marshal.GetLastPInvokeErrorMessage()}");
 
-    /// <summary>A memfd of <paramref name="bytes"/> bytes sealed against shrinking; the caller owns the descriptor.</summary>
-    public static int CreateSealedMemfd(string name, long bytes) => CreateSealedMemfd(name, bytes, hugePages: false);
-
     /// <summary>
-    /// As <see cref="CreateSealedMemfd(string, long)"/>, in the system's default huge pages (hugetlbfs) when
-    /// <paramref name="hugePages"/>; <paramref name="bytes"/> must then be a whole number of them.
+    /// A memfd of <paramref name="bytes"/> bytes sealed against shrinking; the caller owns the descriptor. With
+    /// <paramref name="hugePages"/> it lies in the system's default huge pages (hugetlbfs), and <paramref name="bytes"/>
+    /// must be a whole number of them.
     /// </summary>
-    public static int CreateSealedMemfd(string name, long bytes, bool hugePages)
+    public static int CreateSealedMemfd(string name, long bytes, bool hugePages = false)
     {
         int fd = MemfdCreate(name, MfdCloexec | MfdAllowSealing | (hugePages ? MfdHugetlb : 0u));
         if (fd < 0) throw Failure("memfd_create");
@@ -153,11 +151,8 @@ public static unsafe partial class LinuxMemory
         return address;
     }
 
-    /// <summary>As <see cref="Map"/>, or -1 with the error in <see cref="LastError"/>.</summary>
+    /// <summary>As <see cref="Map"/>, or -1 where the kernel refuses the mapping.</summary>
     public static nint TryMap(int fd, long bytes) => Mmap(0, (nuint)bytes, ProtRead | ProtWrite, MapShared, fd, 0);
-
-    /// <summary>The error of the last failed call here.</summary>
-    public static int LastError => Marshal.GetLastPInvokeError();
 
     /// <summary>
     /// The size of the default huge page (Hugepagesize in /proc/meminfo), which a memfd with MFD_HUGETLB uses; 0 where

@@ -43,7 +43,7 @@ internal sealed class SharedSlots : IDisposable
                 logger.LogInformation("Shared buffer {Name}: {Slots} slots of {SlotBytes} bytes in {Pages} huge pages", name, count, slotBytes, buffer.Length / huge);
             else if (hugePages && huge > 0)
                 logger.LogInformation(
-                    "Shared buffer {Name}: {Slots} slots of {SlotBytes} bytes in ordinary pages; reserve {Pages} more huge pages (vm.nr_hugepages) to spare the node a costly first touch of each 4 KiB page",
+                    "Shared buffer {Name}: {Slots} slots of {SlotBytes} bytes in ordinary pages; with {Pages} huge pages free (vm.nr_hugepages) at start it would take them and spare the node a costly first touch of each 4 KiB page",
                     name, count, slotBytes, ((long)slotBytes * count + huge - 1) / huge);
             return new SharedSlots(buffer, slotBytes, count, logger);
         }
