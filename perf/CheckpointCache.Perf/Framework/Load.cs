@@ -39,4 +39,48 @@ public static class Load
         stopwatch.Stop();
         return new LoadResult(operations, stopwatch.Elapsed, latency.Summarize());
     }
+
+    /// <summary>
+    /// The same with a synchronous operation on <paramref name="workers"/> threads of their own, as a caller that
+    /// loads from its own threads (an inference server's loader threads) does; returns once every thread ended.
+    /// </summary>
+    public static Task<LoadResult> RunOnThreadsAsync(int workers, TimeSpan duration, Func<int, bool> operation,
+        LatencyRecorder? latency = null, CancellationToken cancellationToken = default)
+    {
+        latency ??= new LatencyRecorder(workers);
+        long operations = 0;
+        long deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var stopwatch = Stopwatch.StartNew();
+        var ended = new TaskCompletionSource<LoadResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int running = workers;
+        Exception? failure = null;
+        for (int w = 0; w < workers; w++)
+        {
+            int worker = w;
+            new Thread(() =>
+            {
+                try
+                {
+                    while (Stopwatch.GetTimestamp() < deadline && !cancellationToken.IsCancellationRequested)
+                    {
+                        long start = Stopwatch.GetTimestamp();
+                        if (!operation(worker)) break;
+                        latency.Record(worker, start);
+                        Interlocked.Increment(ref operations);
+                    }
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref failure, e, null);
+                }
+                if (Interlocked.Decrement(ref running) == 0)
+                {
+                    stopwatch.Stop();
+                    if (failure is not null) ended.SetException(failure);
+                    else ended.SetResult(new LoadResult(Interlocked.Read(ref operations), stopwatch.Elapsed, latency.Summarize()));
+                }
+            }) { IsBackground = true, Name = "perf caller" }.Start();
+        }
+        return ended.Task;
+    }
 }

@@ -24,7 +24,7 @@ public sealed class RpcScenario : IScenario
     private IReadOnlyList<ByteSize> _sizes = [];
     private IReadOnlyList<int> _concurrency = [];
     private TimeSpan _duration;
-    private int _batch, _prefixBatch;
+    private int _batch, _prefixBatch, _prefixRounds;
     private ByteSize _workingSet;
     private bool _skipTcp;
     private HashSet<string> _paths = [];
@@ -41,6 +41,7 @@ public sealed class RpcScenario : IScenario
         --batch N             values per BatchPut/BatchGet call (default 1)
         --prefix-batch N      also time 1 MiB gets at concurrency 4 with N values per call, shared buffers
                               and in process, as an inference server loads a prefix (default 16; 1 skips it)
+        --prefix-rounds N     the prefix phases take turns N times, --seconds each turn, and are summed (default 3)
         --seconds S           duration of each measured phase (default 3)
         --working-set SIZE    bytes of values per size, kept resident in RAM (default 128MiB)
         --skip-tcp            measure the Unix socket only
@@ -55,6 +56,7 @@ public sealed class RpcScenario : IScenario
         _concurrency = args.String("concurrency", "1,4,16").Split(',').Select(int.Parse).ToList();
         _batch = args.Int("batch", 1);
         _prefixBatch = args.Int("prefix-batch", 16);
+        _prefixRounds = args.Int("prefix-rounds", 3);
         _duration = TimeSpan.FromSeconds(args.Double("seconds", 3));
         _workingSet = args.Size("working-set", ByteSize.FromMiB(128));
         _skipTcp = args.Flag("skip-tcp");
@@ -62,7 +64,7 @@ public sealed class RpcScenario : IScenario
         string huge = args.String("huge-pages", "auto");
         if (huge is not ("auto" or "off")) throw new ArgumentException("--huge-pages takes auto or off");
         _hugePages = huge == "auto";
-        if (_concurrency.Any(c => c < 1) || _batch < 1 || _prefixBatch < 1) throw new ArgumentException("--concurrency, --batch and --prefix-batch must be at least 1");
+        if (_concurrency.Any(c => c < 1) || _batch < 1 || _prefixBatch < 1 || _prefixRounds < 1) throw new ArgumentException("--concurrency, --batch, --prefix-batch and --prefix-rounds must be at least 1");
         if (_sizes.Any(s => s.Bytes < 4096 || s.Bytes > 64 * ByteSize.MiB)) throw new ArgumentException("--sizes must be between 4KiB and 64MiB");
     }
 
@@ -183,18 +185,41 @@ public sealed class RpcScenario : IScenario
                         try
                         {
                             var got = await client.BatchGetIntoAsync(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), targets, ct);
-                            int ram = 0;
-                            for (int i = 0; i < got.Count; i++)
-                            {
-                                if (!got[i].Hit || got[i].Length != length || !ValuePattern.Verify(targets[i].Span, ids[i], length)) result.Failures.Add($"{transport} get of {ids[i]} returned wrong bytes or a miss ({got[i].Message})");
-                                if (got[i].Tier == CheckpointCache.Rpc.Kv.V1.Tier.Ram) ram++;
-                            }
-                            return ram;
+                            return CheckFilled(transport, ids, got, targets);
                         }
                         finally
                         {
                             foreach (var b in buffers) buffersPool.Add(b);
                             if (shared is not null) sharedPool.Add(shared);
+                        }
+                    }
+
+                    // Every value checked, and the RAM hits counted.
+                    int CheckFilled(string transport, long[] ids, IReadOnlyList<FillResult> got, List<Memory<byte>> targets)
+                    {
+                        int ram = 0;
+                        for (int i = 0; i < got.Count; i++)
+                        {
+                            if (!got[i].Hit || got[i].Length != length || !ValuePattern.Verify(targets[i].Span, ids[i], length)) result.Failures.Add($"{transport} get of {ids[i]} returned wrong bytes or a miss ({got[i].Message})");
+                            if (got[i].Tier == CheckpointCache.Rpc.Kv.V1.Tier.Ram) ram++;
+                        }
+                        return ram;
+                    }
+
+                    // The synchronous call on a caller's own thread (the prefix phases).
+                    int GetIntoOnCallerThread(long[] ids)
+                    {
+                        var client = clients["uds-shared"];
+                        var shared = RentShared();
+                        var targets = ids.Select((_, i) => shared.Memory.Slice(i * length, length)).ToList();
+                        try
+                        {
+                            var got = client.BatchGetInto(ns, ids.Select(id => (ReadOnlyMemory<byte>)ValuePattern.Key(id)).ToList(), targets, cancellationToken);
+                            return CheckFilled("uds-shared", ids, got, targets);
+                        }
+                        finally
+                        {
+                            sharedPool.Add(shared);
                         }
                     }
 
@@ -271,13 +296,15 @@ public sealed class RpcScenario : IScenario
                     {
                         // A prefix load: an inference server asks for a request's blocks in one call (a 4k-token
                         // prefix of an 8B model is 512 blocks of 1 MiB), so the per-call cost is shared by many values.
-                        context.Progress($"uds-shared and in-process get {size} x{concurrency}, {_prefixBatch} values per call");
-                        var prefixShared = await MeasureAsync(concurrency, keys, _prefixBatch, (ids, ct) => GetIntoAsync("uds-shared", ids, ct), cancellationToken);
-                        Report(result, "uds-shared", "get", size, concurrency, _prefixBatch, prefixShared.Load, prefixShared.RamHits);
-                        var prefixInProcess = await MeasureAsync(concurrency, keys, _prefixBatch, InProcessGetAsync, cancellationToken);
-                        Report(result, "in-process", "get", size, concurrency, _prefixBatch, prefixInProcess.Load, prefixInProcess.RamHits);
-                        var prefixInto = await MeasureAsync(concurrency, keys, _prefixBatch, InProcessIntoAsync, cancellationToken);
-                        Report(result, "in-process-into", "get", size, concurrency, _prefixBatch, prefixInto.Load, prefixInto.RamHits);
+                        context.Progress($"uds-shared and in-process get {size} x{concurrency}, {_prefixBatch} values per call, {_prefixRounds} alternating rounds");
+                        // Callers on threads of their own, as an inference server's loader threads: the client's
+                        // synchronous BatchGetInto, and the engine's reads (RAM hits, which complete at once) waited on.
+                        var prefix = await MeasureAlternatingAsync(concurrency, keys, _prefixBatch,
+                            [ids => GetIntoOnCallerThread(ids), ids => InProcessGetAsync(ids, cancellationToken).GetAwaiter().GetResult(),
+                             ids => InProcessIntoAsync(ids, cancellationToken).GetAwaiter().GetResult()], cancellationToken);
+                        Report(result, "uds-shared", "get", size, concurrency, _prefixBatch, prefix[0].Load, prefix[0].RamHits);
+                        Report(result, "in-process", "get", size, concurrency, _prefixBatch, prefix[1].Load, prefix[1].RamHits);
+                        Report(result, "in-process-into", "get", size, concurrency, _prefixBatch, prefix[2].Load, prefix[2].RamHits);
                     }
 
                     foreach (var transport in transports)
@@ -323,7 +350,8 @@ public sealed class RpcScenario : IScenario
                 result.Ratios["tcp_get_vs_socket_copy"] = Mbs("tcp", _batch) / Mbs("socket-copy-tcp", _batch);
             }
             if (batch != _batch)
-                result.Notes.Add($"uds_get_vs_inprocess is taken at {batch} values of 1 MiB per call (a prefix load); uds_get_vs_inprocess_batch{_batch} at {_batch} per call, like the other ratios");
+                result.Notes.Add($"uds_get_vs_inprocess is taken at {batch} values of 1 MiB per call (a prefix load), its three phases taking turns {_prefixRounds} times " +
+                                 $"for {_duration.TotalSeconds:F0} s each, called from 4 threads of their own (the client's synchronous BatchGetInto); uds_get_vs_inprocess_batch{_batch} at {_batch} per call, like the other ratios");
         }
         result.Notes.Add($"shared buffers (uds-shared, in-process-into): {_hugeBuffers} in huge pages, {_ordinaryBuffers} in ordinary pages" +
                          (hugePages is null ? " (--huge-pages off)" : $"; {hugePages.Description}"));
@@ -362,6 +390,38 @@ public sealed class RpcScenario : IScenario
             return true;
         }, cancellationToken: ct);
         return new Measured(load, ram);
+    }
+
+    /// <summary>
+    /// Runs the operations in turn, --prefix-rounds times, and sums each one's rounds. The host's load drifts over
+    /// seconds (the same in-process phase measured 19.9 to 25.9 GB/s within minutes), so phases compared in a ratio
+    /// take turns rather than running once each, one after the other.
+    /// </summary>
+    private async Task<Measured[]> MeasureAlternatingAsync(int concurrency, int keys, int batch,
+        IReadOnlyList<Func<long[], int>> operations, CancellationToken ct)
+    {
+        var latencies = operations.Select(_ => new LatencyRecorder(concurrency)).ToArray();
+        var operationsDone = new long[operations.Count];
+        var elapsed = new TimeSpan[operations.Count];
+        var ram = new long[operations.Count];
+        for (int round = 0; round < _prefixRounds; round++)
+        {
+            for (int i = 0; i < operations.Count; i++)
+            {
+                long next = 0, hits = 0;
+                var operation = operations[i];
+                var load = await Load.RunOnThreadsAsync(concurrency, _duration, _ =>
+                {
+                    long first = Interlocked.Add(ref next, batch) - batch;
+                    Interlocked.Add(ref hits, operation(Enumerable.Range(0, batch).Select(k => (first + k) % keys).ToArray()));
+                    return true;
+                }, latencies[i], ct);
+                operationsDone[i] += load.Operations;
+                elapsed[i] += load.Elapsed;
+                ram[i] += hits;
+            }
+        }
+        return operations.Select((_, i) => new Measured(new LoadResult(operationsDone[i], elapsed[i], latencies[i].Summarize()), ram[i])).ToArray();
     }
 
     private void Report(ScenarioResult result, string path, string op, ByteSize size, int concurrency, int batch, LoadResult load, long? ramHits)

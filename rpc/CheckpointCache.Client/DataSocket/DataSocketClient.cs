@@ -76,11 +76,13 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
     /// BatchGet into shared buffers: value i goes to <paramref name="places"/>[i] (a slice of a <see cref="SharedBuffer"/>),
     /// written there by the node; no value byte crosses the socket. A value longer than its place is OUT_OF_RANGE.
     /// </summary>
+    /// <param name="waitOnCaller">Block the calling thread in poll() until the answer comes (see CacheClient.BatchGetInto).</param>
     public async Task<IReadOnlyList<FillResult>> GetSharedAsync(NamespaceRef ns, IReadOnlyList<ReadOnlyMemory<byte>> keys,
-        IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, TimeSpan timeout, CancellationToken cancellationToken)
+        IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, TimeSpan timeout, CancellationToken cancellationToken, bool waitOnCaller = false)
         => await CallAsync(timeout, cancellationToken, async (wire, ct) =>
         {
             await WritePlacesAsync(wire, DataWire.OpGetShared, ns, keys, places, ct);
+            if (waitOnCaller) WaitForAnswer(wire, ct);
             int count = await ReadResponseHeaderAsync(wire, keys.Count, ct);
             var results = new FillResult[count];
             for (int i = 0; i < count; i++)
@@ -94,6 +96,16 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
             }
             return (IReadOnlyList<FillResult>)results;
         });
+
+    /// <summary>
+    /// Sleeps in poll() on the calling thread until the answer's first bytes are there, so that the reads after it
+    /// complete at once. Wakes every 100 ms to see the call's deadline or cancellation.
+    /// </summary>
+    private static void WaitForAnswer(WireConnection wire, CancellationToken ct)
+    {
+        int fd = (int)wire.Socket.Handle;
+        while (wire.Buffered == 0 && !LinuxMemory.WaitReadable(fd, 100)) ct.ThrowIfCancellationRequested();
+    }
 
     /// <summary>BatchPut of values that lie in shared buffers: the node reads each from there; only keys and places cross the socket.</summary>
     public async Task<IReadOnlyList<KeyResult>> PutSharedAsync(NamespaceRef ns, IReadOnlyList<ReadOnlyMemory<byte>> keys,
