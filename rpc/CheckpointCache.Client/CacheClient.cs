@@ -184,27 +184,40 @@ public sealed class CacheClient : IDisposable
     /// buffers, no allocation per value). A value longer than its destination is OUT_OF_RANGE and writes nothing.
     /// </summary>
     public Task<IReadOnlyList<FillResult>> BatchGetIntoAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, IReadOnlyList<Memory<byte>> destinations, CancellationToken cancellationToken = default)
-        => GetIntoAsync(ns, keys, destinations, waitOnCaller: false, cancellationToken);
+        => GetIntoAsync(ns, keys, destinations, callerThread: null, cancellationToken);
 
     /// <summary>
     /// <see cref="BatchGetIntoAsync"/> for a caller on its own thread (an inference server's loader thread): the
-    /// calling thread blocks until the values are in place. Into shared buffers, it also waits for the node's answer
-    /// itself, in poll(), so the answer wakes that one thread, not the socket engine's thread and then a thread-pool
-    /// thread: 1 MiB values, 16 per call, 4 callers, came at 21.4-21.8 GB/s against 18.2-19.9 waiting on the
-    /// thread pool (alternating short runs, docs/performance.md). Never call it on the thread pool.
+    /// calling thread blocks until the values are in place. Into shared buffers on a connection already set up, it
+    /// also waits for the node's answer itself, in poll(), so the answer is read by the thread that waits for it
+    /// instead of being handed from the socket engine's thread to a thread-pool thread (docs/performance.md, rpc).
+    /// Never call it on the thread pool, whose threads it would hold for the whole call.
     /// </summary>
     public IReadOnlyList<FillResult> BatchGetInto(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, IReadOnlyList<Memory<byte>> destinations, CancellationToken cancellationToken = default)
-        => GetIntoAsync(ns, keys, destinations, waitOnCaller: true, cancellationToken).GetAwaiter().GetResult();
+    {
+        // Continuations must not be posted to a context this thread would have to run while it blocks here.
+        var context = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
+        try
+        {
+            return GetIntoAsync(ns, keys, destinations, Environment.CurrentManagedThreadId, cancellationToken).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(context);
+        }
+    }
 
+    /// <param name="callerThread">The blocking caller's thread: the answer is waited for in poll() only while the call still runs there.</param>
     private async Task<IReadOnlyList<FillResult>> GetIntoAsync(KvNamespace ns, IReadOnlyList<ReadOnlyMemory<byte>> keys, IReadOnlyList<Memory<byte>> destinations,
-        bool waitOnCaller, CancellationToken cancellationToken)
+        int? callerThread, CancellationToken cancellationToken)
     {
         if (destinations.Count != keys.Count) throw new ArgumentException($"{destinations.Count} destinations for {keys.Count} keys");
         if (SharedPlaces(destinations.Select(d => (ReadOnlyMemory<byte>)d).ToList()) is { } places && await DataSocketForAsync(ns, cancellationToken) is { } shared)
         {
             try
             {
-                return await shared.GetSharedAsync(ns.ToRef(), keys, places, _options.CallTimeout, cancellationToken, waitOnCaller);
+                return await shared.GetSharedAsync(ns.ToRef(), keys, places, _options.CallTimeout, callerThread, cancellationToken);
             }
             catch (SharedBufferRefusedException)
             {

@@ -47,6 +47,7 @@ public static class Load
     public static Task<LoadResult> RunOnThreadsAsync(int workers, TimeSpan duration, Func<int, bool> operation,
         LatencyRecorder? latency = null, CancellationToken cancellationToken = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
         latency ??= new LatencyRecorder(workers);
         long operations = 0;
         long deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -73,11 +74,17 @@ public static class Load
                 {
                     Interlocked.CompareExchange(ref failure, e, null);
                 }
-                if (Interlocked.Decrement(ref running) == 0)
+                if (Interlocked.Decrement(ref running) != 0) return;
+                stopwatch.Stop();
+                try
                 {
-                    stopwatch.Stop();
-                    if (failure is not null) ended.SetException(failure);
-                    else ended.SetResult(new LoadResult(Interlocked.Read(ref operations), stopwatch.Elapsed, latency.Summarize()));
+                    if (failure is not null) ended.TrySetException(failure);
+                    else ended.TrySetResult(new LoadResult(Interlocked.Read(ref operations), stopwatch.Elapsed, latency.Summarize()));
+                }
+                catch (Exception e)
+                {
+                    // An exception on this thread would end the process and leave the caller waiting.
+                    ended.TrySetException(e);
                 }
             }) { IsBackground = true, Name = "perf caller" }.Start();
         }

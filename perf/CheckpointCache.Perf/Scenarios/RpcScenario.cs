@@ -350,7 +350,7 @@ public sealed class RpcScenario : IScenario
                 result.Ratios["tcp_get_vs_socket_copy"] = Mbs("tcp", _batch) / Mbs("socket-copy-tcp", _batch);
             }
             if (batch != _batch)
-                result.Notes.Add($"uds_get_vs_inprocess is taken at {batch} values of 1 MiB per call (a prefix load), its three phases taking turns {_prefixRounds} times " +
+                result.Notes.Add($"uds_get_vs_inprocess is taken at {batch} values of 1 MiB per call (a prefix load), its three phases taking turns {_prefixRounds} times (each round starting with the next) " +
                                  $"for {_duration.TotalSeconds:F0} s each, called from 4 threads of their own (the client's synchronous BatchGetInto); uds_get_vs_inprocess_batch{_batch} at {_batch} per call, like the other ratios");
         }
         result.Notes.Add($"shared buffers (uds-shared, in-process-into): {_hugeBuffers} in huge pages, {_ordinaryBuffers} in ordinary pages" +
@@ -406,8 +406,10 @@ public sealed class RpcScenario : IScenario
         var ram = new long[operations.Count];
         for (int round = 0; round < _prefixRounds; round++)
         {
-            for (int i = 0; i < operations.Count; i++)
+            // Each round starts with the next operation, so none always runs first (after the fill, or after another).
+            for (int turn = 0; turn < operations.Count; turn++)
             {
+                int i = (round + turn) % operations.Count;
                 long next = 0, hits = 0;
                 var operation = operations[i];
                 var load = await Load.RunOnThreadsAsync(concurrency, _duration, _ =>

@@ -76,13 +76,16 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
     /// BatchGet into shared buffers: value i goes to <paramref name="places"/>[i] (a slice of a <see cref="SharedBuffer"/>),
     /// written there by the node; no value byte crosses the socket. A value longer than its place is OUT_OF_RANGE.
     /// </summary>
-    /// <param name="waitOnCaller">Block the calling thread in poll() until the answer comes (see CacheClient.BatchGetInto).</param>
+    /// <param name="callerThread">
+    /// A blocked caller's thread (CacheClient.BatchGetInto): while the call still runs on it (nothing before the
+    /// request had to wait), that thread waits for the answer in poll() instead of an async read.
+    /// </param>
     public async Task<IReadOnlyList<FillResult>> GetSharedAsync(NamespaceRef ns, IReadOnlyList<ReadOnlyMemory<byte>> keys,
-        IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, TimeSpan timeout, CancellationToken cancellationToken, bool waitOnCaller = false)
+        IReadOnlyList<(SharedBuffer Buffer, int Offset, int Length)> places, TimeSpan timeout, int? callerThread, CancellationToken cancellationToken)
         => await CallAsync(timeout, cancellationToken, async (wire, ct) =>
         {
             await WritePlacesAsync(wire, DataWire.OpGetShared, ns, keys, places, ct);
-            if (waitOnCaller) WaitForAnswer(wire, ct);
+            if (callerThread == Environment.CurrentManagedThreadId) WaitForAnswer(wire, ct);
             int count = await ReadResponseHeaderAsync(wire, keys.Count, ct);
             var results = new FillResult[count];
             for (int i = 0; i < count; i++)
@@ -98,13 +101,22 @@ internal sealed class DataSocketClient(string path, int maxIdleConnections) : ID
         });
 
     /// <summary>
-    /// Sleeps in poll() on the calling thread until the answer's first bytes are there, so that the reads after it
-    /// complete at once. Wakes every 100 ms to see the call's deadline or cancellation.
+    /// Sleeps in poll() on the calling thread until the answer's first bytes are there; the reads after it then
+    /// find them (the node sends a shared-buffer answer in one write unless its item messages pass 64 KiB).
+    /// Wakes every 100 ms to see the call's deadline or cancellation.
     /// </summary>
     private static void WaitForAnswer(WireConnection wire, CancellationToken ct)
     {
         int fd = (int)wire.Socket.Handle;
-        while (wire.Buffered == 0 && !LinuxMemory.WaitReadable(fd, 100)) ct.ThrowIfCancellationRequested();
+        try
+        {
+            while (wire.Buffered == 0 && !LinuxMemory.WaitReadable(fd, 100)) ct.ThrowIfCancellationRequested();
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            // Seen by CallAsync as the data socket breaking: the call then goes over gRPC.
+            throw new IOException(e.Message, e);
+        }
     }
 
     /// <summary>BatchPut of values that lie in shared buffers: the node reads each from there; only keys and places cross the socket.</summary>
