@@ -30,7 +30,7 @@ public sealed class PeersScenario : IScenario
     private IReadOnlyList<int> _concurrency = [];
     private ByteSize _ram;
     private double _workingSetFactor, _theta, _writeCap;
-    private TimeSpan _duration, _warmup, _settle, _limitDuration, _evictPeriod;
+    private TimeSpan _duration, _warmup, _settle, _limitDuration, _evictPeriod, _diskCheck;
     private int _fillConcurrency;
     private bool _skipLimits, _keep;
     private string _redisClient = "resp";
@@ -57,7 +57,8 @@ public sealed class PeersScenario : IScenario
         --write-cap X         a phase stops after writing X x the working set (default 1), so logs stay bounded
         --evict-ms MS         page-cache eviction period for the servers' files (default 100; 0 = off)
         --limit-seconds S     duration of each limit measurement (default 3); --skip-limits skips them
-        X
+        --disk-check-seconds S  after each read phase that read the disk, the raw disk's random read at the phase's
+                              value size and concurrency for S seconds (default 2; 0 = off; not with --skip-limits)
         --node-args='A B'     extra --Section:Key=value settings for the node (note the '=')
         --node-frame SIZE     the node client's frame size (CacheClientOptions.FrameBytes; default the client's)
         --keep                keep the servers' folders
@@ -84,6 +85,7 @@ public sealed class PeersScenario : IScenario
         _writeCap = args.Double("write-cap", 1);
         _evictPeriod = TimeSpan.FromMilliseconds(args.Int("evict-ms", 100));
         _limitDuration = TimeSpan.FromSeconds(args.Double("limit-seconds", 3));
+        _diskCheck = TimeSpan.FromSeconds(args.Double("disk-check-seconds", 2));
         _skipLimits = args.Flag("skip-limits");
         _keep = args.Flag("keep");
         _redisClient = args.String("redis-client", "resp");
@@ -133,14 +135,24 @@ public sealed class PeersScenario : IScenario
         {
             int valueBytes = (int)size.Bytes;
             long count = Math.Max(_concurrency.Max() * 2, (long)(_ram.Bytes * _workingSetFactor / valueBytes));
-            if (!_skipLimits) MeasureDiskLimits(context, result, limits, size, count, Warn);
-            var keys = new KeySet(count);
-            foreach (var system in _systems)
+            string? rawFile = _skipLimits ? null : MeasureDiskLimits(context, result, limits, size, count, Warn);
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                cells.AddRange(await RunSystemAsync(context, result, system, size, count, keys, Warn, cancellationToken));
+                var keys = new KeySet(count);
+                foreach (var system in _systems)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    cells.AddRange(await RunSystemAsync(context, result, system, size, count, keys, _diskCheck > TimeSpan.Zero ? rawFile : null, Warn, cancellationToken));
+                }
+            }
+            finally
+            {
+                if (rawFile is not null) File.Delete(rawFile);
             }
         }
+        if (!_skipLimits && _diskCheck > TimeSpan.Zero)
+            result.Notes.Add($"raw disk after: right after each read phase that read the disk, {_diskCheck.TotalSeconds:F0} s of O_DIRECT random reads at its value size and " +
+                             "concurrency (the server idle meanwhile); disk_read_vs_raw_after is the server's own disk reads in the phase over it. This shared disk's rate moves by tens of percent within minutes");
         AddComparisons(result, cells, limits);
         return result;
     }
@@ -177,7 +189,8 @@ public sealed class PeersScenario : IScenario
         context.Progress($"  memcpy {limits.Memcpy1:F1} / {limits.Memcpy2:F1} GB/s (1/2 threads), loopback TCP {limits.Tcp:F2} GB/s, Unix socket {limits.Uds:F2} GB/s");
     }
 
-    private void MeasureDiskLimits(ScenarioContext context, ScenarioResult result, Limits limits, ByteSize size, long count, Action<string> warn)
+    /// <summary>Measures the disk at this value size; returns the file it read, kept for the checks after each read phase (the caller deletes it).</summary>
+    private string MeasureDiskLimits(ScenarioContext context, ScenarioResult result, Limits limits, ByteSize size, long count, Action<string> warn)
     {
         int valueBytes = (int)size.Bytes;
         string path = Path.Combine(context.DataDirectory, $"raw-{Suffix(size)}.dat");
@@ -195,10 +208,12 @@ public sealed class PeersScenario : IScenario
                 AddLimitRow(result, new LimitResult("raw disk: " + read.Pattern, read.Bytes, read.Elapsed, read.CpuCores), size, read.Latency);
                 context.Progress($"  random read QD {qd}: {read.MBps:F0} MB/s");
             }
+            return path;
         }
-        finally
+        catch
         {
             File.Delete(path);
+            throw;
         }
     }
 
@@ -222,7 +237,7 @@ public sealed class PeersScenario : IScenario
     /// <summary>The figures of one phase of one system, for the comparisons.</summary>
     private sealed record Cell(string System, long Size, int Concurrency, string Keys, string Mix, Dictionary<string, object?> Row, PhaseStats Stats);
 
-    private async Task<List<Cell>> RunSystemAsync(ScenarioContext context, ScenarioResult result, string system, ByteSize size, long count, KeySet keys,
+    private async Task<List<Cell>> RunSystemAsync(ScenarioContext context, ScenarioResult result, string system, ByteSize size, long count, KeySet keys, string? rawFile,
         Action<string> warn, CancellationToken ct)
     {
         int valueBytes = (int)size.Bytes;
@@ -278,6 +293,14 @@ public sealed class PeersScenario : IScenario
                         var stats = await RunPhaseAsync(target, valueBytes, concurrency, chooser, getShare, _duration, dataBytes, pid, context.Machine.BlockDevice, ct);
                         context.Progress($"{size} {system} c{concurrency} {distribution} {mix}: GET {stats.GetGBps:F2} GB/s ({stats.HitPct:F0}% hits), SET {stats.SetGBps:F2} GB/s, server {stats.ServerCores:F2} cores");
                         var row = AddPhaseRow(result, system, size, concurrency, distribution, mix, stats);
+                        if (rawFile is not null && getShare >= 0.5 && stats.Disk.ReadBytes > 0)
+                        {
+                            // The disk's own rate right now, beside the server's: this shared disk moves by tens of percent within minutes.
+                            var raw = RawDisk.RandomRead(rawFile, valueBytes, concurrency, _diskCheck, warn);
+                            row["raw_disk_after_gbps"] = raw.MBps / 1000;
+                            row["raw_disk_after_p99_ms"] = raw.Latency.P99Ms;
+                            context.Progress($"  raw disk right after: {raw.MBps / 1000:F2} GB/s random read at QD {concurrency}");
+                        }
                         rows.Add(row);
                         cells.Add(new Cell(system, size.Bytes, concurrency, distribution, mix, row, stats));
                         if (stats.Mismatches > 0) result.Failures.Add($"{system} {size} c{concurrency} {distribution} {mix}: {stats.Mismatches} GETs returned wrong bytes");
@@ -545,7 +568,13 @@ public sealed class PeersScenario : IScenario
             double gbps = reading ? cell.Stats.GetGBps : cell.Stats.SetGBps;
             if (cell.Mix == "fill" ? limits.DiskWrite.TryGetValue(cell.Size, out var disk)
                     : reading ? limits.DiskRandomRead.TryGetValue((cell.Size, cell.Concurrency), out disk) : limits.DiskWrite.TryGetValue(cell.Size, out disk))
+            {
                 cell.Row["vs_disk"] = gbps / disk;
+                // How much of the disk a tiered system used: its own reads of the device against the raw rate.
+                if (reading && cell.Stats.Disk.ReadBytes > 0) cell.Row["disk_read_vs_raw"] = cell.Stats.Disk.ReadBytes / 1e9 / cell.Stats.Seconds / disk;
+            }
+            if (reading && cell.Stats.Disk.ReadBytes > 0 && cell.Row.TryGetValue("raw_disk_after_gbps", out var after) && after is double rawAfter && rawAfter > 0)
+                cell.Row["disk_read_vs_raw_after"] = cell.Stats.Disk.ReadBytes / 1e9 / cell.Stats.Seconds / rawAfter;
             double loopback = cell.System.StartsWith("node-uds", StringComparison.Ordinal) ? limits.Uds : limits.Tcp;
             if (loopback > 0) cell.Row["vs_loopback"] = gbps / loopback;
             if (!cell.System.StartsWith("node", StringComparison.Ordinal)) continue;
@@ -570,6 +599,8 @@ public sealed class PeersScenario : IScenario
             if (cell.Concurrency == 4 && cell.Keys == "uniform" && cell.Mix == "read")
             {
                 if (cell.Row.TryGetValue("vs_disk", out var d) && d is double vd) result.Ratios[$"{prefix}_vs_disk_randread_{suffix}"] = vd;
+                if (cell.Row.TryGetValue("disk_read_vs_raw", out var u) && u is double vu) result.Ratios[$"{prefix}_disk_read_vs_raw_randread_{suffix}"] = vu;
+                if (cell.Row.TryGetValue("disk_read_vs_raw_after", out var ua) && ua is double vua) result.Ratios[$"{prefix}_disk_read_vs_raw_after_{suffix}"] = vua;
                 if (cell.Row.TryGetValue("vs_loopback", out var l) && l is double vl) result.Ratios[$"{prefix}_vs_loopback_{suffix}"] = vl;
                 if (limits.Memcpy2 > 0) result.Ratios[$"{prefix}_vs_memcpy_{suffix}"] = gbps / limits.Memcpy2;
             }
