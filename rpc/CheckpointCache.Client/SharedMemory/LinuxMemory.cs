@@ -161,17 +161,18 @@ public static unsafe partial class LinuxMemory
     public static long HugePageBytes => s_hugePageBytes.Value;
 
     /// <summary>The system's pool of huge pages: HugePages_Total and HugePages_Free from /proc/meminfo.</summary>
-    public static (long Total, long Free) HugePagePool()
+    public static (long Total, long Free) HugePagePool() => (MemInfo("HugePages_Total:") ?? 0, MemInfo("HugePages_Free:") ?? 0);
+
+    /// <summary>The number on a /proc/meminfo line that starts with <paramref name="field"/>, or null.</summary>
+    private static long? MemInfo(string field)
     {
-        long total = 0, free = 0;
         foreach (var line in File.ReadLines("/proc/meminfo"))
         {
+            if (!line.StartsWith(field, StringComparison.Ordinal)) continue;
             var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length < 2) continue;
-            if (parts[0] == "HugePages_Total:") total = long.Parse(parts[1]);
-            else if (parts[0] == "HugePages_Free:") free = long.Parse(parts[1]);
+            return parts.Length >= 2 && long.TryParse(parts[1], out long value) ? value : null;
         }
-        return (total, free);
+        return null;
     }
 
     /// <summary>
@@ -197,16 +198,12 @@ public static unsafe partial class LinuxMemory
     {
         try
         {
-            foreach (var line in File.ReadLines("/proc/meminfo"))
-            {
-                if (!line.StartsWith("Hugepagesize:", StringComparison.Ordinal)) continue;
-                var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                return parts.Length >= 3 && parts[2] == "kB" && long.TryParse(parts[1], out long kib) ? kib * 1024 : 0;
-            }
+            return MemInfo("Hugepagesize:") is { } kib ? kib * 1024 : 0; // the line reads "Hugepagesize: 2048 kB"
         }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        return 0;
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
     });
 
     /// <summary>
