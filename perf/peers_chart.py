@@ -2,7 +2,8 @@
 """Draws the `peers` scenario's JSON as a PNG: GET GB/s (verified hits) per cell and system, the raw
 disk's random-read ceiling for the same value size and queue depth, and SET GB/s of the fill and of the
 write-heavy mix. Usage: peers_chart.py RESULT.json OUT.png (Debian's python3-matplotlib).
-peers_chart.py --markdown RESULT.json prints one row per cell instead: GB/s of each system side by side."""
+peers_chart.py --markdown RESULT.json prints one row per cell instead: GB/s of each system side by side.
+Each system's median round is shown where the run had several."""
 import json
 import sys
 
@@ -17,9 +18,14 @@ LABELS = {"node-uds": "node (Unix socket, shared buffers)", "node-uds-copy": "no
           "memcached": "memcached 1.6 extstore (hits only)", "redis": "Redis 7 (all in RAM)"}
 
 
+def shown(r):
+    """A system's median round (runs before rounds existed have one row per phase)."""
+    return r.get("system") != "limit" and r.get("median_round", True)
+
+
 def main(path, out):
     report = json.load(open(path))
-    rows = [r for r in report["rows"] if r.get("system") != "limit"]
+    rows = [r for r in report["rows"] if shown(r)]
     limits = [r for r in report["rows"] if r.get("system") == "limit"]
     systems = [s for s in SYSTEMS if any(r["system"] == s for r in rows)]
 
@@ -84,7 +90,7 @@ def main(path, out):
 
 def markdown(path):
     report = json.load(open(path))
-    rows = [r for r in report["rows"] if r.get("system") != "limit"]
+    rows = [r for r in report["rows"] if shown(r)]
     limits = [r for r in report["rows"] if r.get("system") == "limit"]
     systems = [s for s in SYSTEMS if any(r["system"] == s for r in rows)]
     cells = []

@@ -13,7 +13,7 @@ namespace CheckpointCache.Perf.Scenarios;
 /// as GET bytes. Servers are started and stopped by perf/peers.sh (one fresh server per value size and
 /// system), each in its own folder whose files are kept out of the page cache (<see cref="PageCacheEvictor"/>).
 /// </summary>
-public sealed class PeersScenario : IScenario
+public sealed partial class PeersScenario : IScenario
 {
     private static readonly string[] AllSystems = ["node-uds", "node-uds-copy", "node-tcp", "garnet", "memcached", "redis"];
     private static readonly string[] Peers = ["garnet", "memcached", "redis"];
@@ -35,7 +35,10 @@ public sealed class PeersScenario : IScenario
     private bool _skipLimits, _keep;
     private string _redisClient = "resp";
     private string[] _nodeArgs = [];
-    private int _nodeFrameBytes;
+    private int _nodeFrameBytes, _rounds;
+
+    /// <summary>perf/peers.sh's node port (PEERS_NODE_PORT, default 17450); the node systems run side by side on it and the next two.</summary>
+    private static int NodePort => int.TryParse(Environment.GetEnvironmentVariable("PEERS_NODE_PORT"), CultureInfo.InvariantCulture, out int port) ? port : 17450;
 
     public string Name => "peers";
 
@@ -61,6 +64,8 @@ public sealed class PeersScenario : IScenario
                               value size and concurrency for S seconds (default 2; 0 = off; not with --skip-limits)
         --node-args='A B'     extra --Section:Key=value settings for the node (note the '=')
         --node-frame SIZE     the node client's frame size (CacheClientOptions.FrameBytes; default the client's)
+        --rounds N            every measured phase N times, each round visiting every system in a rotated order, all
+                              servers running at once; figures are the median round (quick 3, full 1)
         --keep                keep the servers' folders
         """;
 
@@ -82,6 +87,7 @@ public sealed class PeersScenario : IScenario
         _warmup = TimeSpan.FromSeconds(args.Double("warmup", 2));
         _settle = TimeSpan.FromSeconds(args.Double("settle", 15));
         _fillConcurrency = args.Int("fill-concurrency", 4);
+        _rounds = args.Int("rounds", full ? 1 : 3);
         _writeCap = args.Double("write-cap", 1);
         _evictPeriod = TimeSpan.FromMilliseconds(args.Int("evict-ms", 100));
         _limitDuration = TimeSpan.FromSeconds(args.Double("limit-seconds", 3));
@@ -103,6 +109,7 @@ public sealed class PeersScenario : IScenario
         if (_sizes.Any(s => s.Bytes < 4096 || s.Bytes > 8 * ByteSize.MiB - 64 * ByteSize.KiB))
             throw new ArgumentException("--sizes must be between 4KiB and 8MiB less 64KiB (memcached's item limit here)");
         if (_fillConcurrency < 1) throw new ArgumentException("--fill-concurrency must be at least 1");
+        if (_rounds < 1) throw new ArgumentException("--rounds must be at least 1");
     }
 
     private static List<string> List(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
@@ -126,6 +133,9 @@ public sealed class PeersScenario : IScenario
         result.Notes.Add(_redisClient == "se" ? "Garnet and Redis through StackExchange.Redis (GET into a pooled lease), memcached through its meta protocol"
             : "Garnet and Redis through this harness's RESP2 client, memcached through its meta protocol");
         if (_nodeArgs.Length > 0) result.Notes.Add("node settings: " + string.Join(' ', _nodeArgs));
+        result.Notes.Add($"rounds: all servers of a value size run at once; every measured phase runs {_rounds} time(s), each round visiting every system in an order " +
+                         "rotated from the last; median_round marks each system's median round, the one the chart and tables show; node/peer ratios pair the same round " +
+                         "and are the median over the rounds (_min and _max beside the headline)");
 
         var limits = new Limits();
         if (!_skipLimits) MeasureMachineLimits(context, result, limits);
@@ -138,12 +148,7 @@ public sealed class PeersScenario : IScenario
             string? rawFile = _skipLimits ? null : MeasureDiskLimits(context, result, limits, size, count, Warn);
             try
             {
-                var keys = new KeySet(count);
-                foreach (var system in _systems)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    cells.AddRange(await RunSystemAsync(context, result, system, size, count, keys, _diskCheck > TimeSpan.Zero ? rawFile : null, Warn, cancellationToken));
-                }
+                cells.AddRange(await RunSizeAsync(context, result, size, count, _diskCheck > TimeSpan.Zero ? rawFile : null, Warn, cancellationToken));
             }
             finally
             {
@@ -152,7 +157,9 @@ public sealed class PeersScenario : IScenario
         }
         if (!_skipLimits && _diskCheck > TimeSpan.Zero)
             result.Notes.Add($"raw disk after: right after each read phase that read the disk, {_diskCheck.TotalSeconds:F0} s of O_DIRECT random reads at its value size and " +
-                             "concurrency (the server idle meanwhile); disk_read_vs_raw_after is the server's own disk reads in the phase over it. This shared disk's rate moves by tens of percent within minutes");
+                             "concurrency (the server idle meanwhile); disk_read_vs_raw_after is the server's own disk reads in the phase over it. This shared disk's rate moves by tens of percent within minutes. " +
+                             $"tiered_ceiling_gbps (uniform read phases): that rate / (1 - 1/{_workingSetFactor}), the most any store answering every GET can serve when at most " +
+                             "RAM / working set of the values sit in RAM and the rest comes from this disk; vs_tiered_ceiling is the system's GET rate over it");
         AddComparisons(result, cells, limits);
         return result;
     }
@@ -232,105 +239,6 @@ public sealed class PeersScenario : IScenario
         }
     }
 
-    // ---------------------------------------------------------------- one system
-
-    /// <summary>The figures of one phase of one system, for the comparisons.</summary>
-    private sealed record Cell(string System, long Size, int Concurrency, string Keys, string Mix, Dictionary<string, object?> Row, PhaseStats Stats);
-
-    private async Task<List<Cell>> RunSystemAsync(ScenarioContext context, ScenarioResult result, string system, ByteSize size, long count, KeySet keys, string? rawFile,
-        Action<string> warn, CancellationToken ct)
-    {
-        int valueBytes = (int)size.Bytes;
-        long dataBytes = count * valueBytes;
-        string server = system.StartsWith("node", StringComparison.Ordinal) ? "node" : system;
-        string folder = Path.Combine(context.DataDirectory, $"{Suffix(size)}-{system}");
-        var cells = new List<Cell>();
-        var rows = new List<Dictionary<string, object?>>();
-
-        context.Progress($"{size} {system}: start ({_ram} RAM, {dataBytes / 1e9:F2} GB working set)");
-        PageCache.Drop(warn);
-        var started = await PeersScript(context, ["start", server, folder, Mib(_ram.Bytes), Mib(dataBytes), .. server == "node" ? _nodeArgs : []], ct);
-        int pid = int.Parse(started["pid"], CultureInfo.InvariantCulture);
-        try
-        {
-            await using IKvTarget target = system switch
-            {
-                "node-uds" => new NodeTarget(system, "unix:" + Path.Combine(folder, "node.sock"), keys, _nodeFrameBytes, sharedBuffers: true),
-                "node-uds-copy" => new NodeTarget(system, "unix:" + Path.Combine(folder, "node.sock"), keys, _nodeFrameBytes, sharedBuffers: false),
-                "node-tcp" => new NodeTarget(system, $"http://127.0.0.1:{started["port"]}", keys, _nodeFrameBytes, sharedBuffers: false),
-                "garnet" or "redis" when _redisClient == "se" => new RedisTarget(system, int.Parse(started["port"], CultureInfo.InvariantCulture), keys),
-                "garnet" or "redis" => new RespTarget(system, int.Parse(started["port"], CultureInfo.InvariantCulture), keys),
-                "memcached" => new MemcachedTarget(system, int.Parse(started["port"], CultureInfo.InvariantCulture), keys),
-                _ => throw new InvalidOperationException(system),
-            };
-            await target.ConnectAsync(Math.Max(_fillConcurrency, _concurrency.Max()), ct);
-            using var evictor = new PageCacheEvictor(folder, _evictPeriod);
-
-            context.Progress($"{size} {system}: fill {count} values");
-            var fill = await FillAsync(target, valueBytes, count, pid, context.Machine.BlockDevice, ct);
-            context.Progress($"  {fill.SetGBps:F2} GB/s, {fill.SetRefused} refused");
-            var fillRow = AddPhaseRow(result, system, size, _fillConcurrency, "", "fill (100% SET)", fill);
-            rows.Add(fillRow);
-            cells.Add(new Cell(system, size.Bytes, _fillConcurrency, "", "fill", fillRow, fill));
-            if (_settle > TimeSpan.Zero)
-            {
-                context.Progress($"{size} {system}: settle {_settle.TotalSeconds:F0} s");
-                await RunPhaseAsync(target, valueBytes, _concurrency.Max(), KeyChooser.Create("uniform", count, _theta), MixGetShare["read-heavy"], _settle,
-                    dataBytes, pid, context.Machine.BlockDevice, ct);
-            }
-
-            foreach (var distribution in _distributions)
-            {
-                var chooser = KeyChooser.Create(distribution, count, _theta);
-                foreach (var mix in _mixes)
-                {
-                    foreach (int concurrency in _concurrency)
-                    {
-                        PageCache.Drop(warn);
-                        var getShare = MixGetShare[mix];
-                        if (_warmup > TimeSpan.Zero)
-                            await RunPhaseAsync(target, valueBytes, concurrency, chooser, getShare, _warmup, dataBytes, pid, context.Machine.BlockDevice, ct);
-                        var stats = await RunPhaseAsync(target, valueBytes, concurrency, chooser, getShare, _duration, dataBytes, pid, context.Machine.BlockDevice, ct);
-                        context.Progress($"{size} {system} c{concurrency} {distribution} {mix}: GET {stats.GetGBps:F2} GB/s ({stats.HitPct:F0}% hits), SET {stats.SetGBps:F2} GB/s, server {stats.ServerCores:F2} cores");
-                        var row = AddPhaseRow(result, system, size, concurrency, distribution, mix, stats);
-                        if (rawFile is not null && getShare >= 0.5 && stats.Disk.ReadBytes > 0)
-                        {
-                            // The disk's own rate right now, beside the server's: this shared disk moves by tens of percent within minutes.
-                            var raw = RawDisk.RandomRead(rawFile, valueBytes, concurrency, _diskCheck, warn);
-                            row["raw_disk_after_gbps"] = raw.MBps / 1000;
-                            row["raw_disk_after_p99_ms"] = raw.Latency.P99Ms;
-                            context.Progress($"  raw disk right after: {raw.MBps / 1000:F2} GB/s random read at QD {concurrency}");
-                        }
-                        rows.Add(row);
-                        cells.Add(new Cell(system, size.Bytes, concurrency, distribution, mix, row, stats));
-                        if (stats.Mismatches > 0) result.Failures.Add($"{system} {size} c{concurrency} {distribution} {mix}: {stats.Mismatches} GETs returned wrong bytes");
-                    }
-                }
-            }
-            if (target is MemcachedTarget memcached)
-            {
-                var stats = await memcached.StatsAsync(ct);
-                string S(string name) => stats.GetValueOrDefault(name, "?");
-                result.Notes.Add($"memcached {size}: evictions {S("evictions")}, extstore objects written {S("extstore_objects_written")}, " +
-                                 $"read from extstore {S("get_extstore")}, extstore misses (item gone from the file) {S("miss_from_extstore")}, extstore bytes read {S("extstore_bytes_read")}");
-            }
-        }
-        finally
-        {
-            long peak = ProcessStats.PeakRssBytes(pid);
-            foreach (var row in rows)
-            {
-                row["server_peak_rss_mib"] = peak / (1024.0 * 1024);
-                row["rss_vs_ram_budget"] = (double)peak / _ram.Bytes;
-            }
-            long folderBytes = FolderBytes(folder);
-            if (rows.Count > 0) rows[0]["disk_used_gb"] = folderBytes / 1e9;
-            await PeersScript(context, ["stop", server, folder], CancellationToken.None);
-            if (!_keep && Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
-        }
-        return cells;
-    }
-
     private static string Mib(long bytes) => Math.Max(1, (bytes + (1 << 20) - 1) >> 20).ToString(CultureInfo.InvariantCulture);
 
     private static long FolderBytes(string folder)
@@ -348,10 +256,12 @@ public sealed class PeersScenario : IScenario
     }
 
     /// <summary>Runs perf/peers.sh and parses its "name=value" output.</summary>
-    private static async Task<Dictionary<string, string>> PeersScript(ScenarioContext context, IReadOnlyList<string> args, CancellationToken ct)
+    private static async Task<Dictionary<string, string>> PeersScript(ScenarioContext context, IReadOnlyList<string> args, CancellationToken ct,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var script = Path.Combine(RepoPaths.Root, "perf", "peers.sh");
         var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         info.ArgumentList.Add(script);
         foreach (var a in args) info.ArgumentList.Add(a);
         using var process = Process.Start(info) ?? throw new InvalidOperationException("could not run perf/peers.sh");
@@ -501,6 +411,7 @@ public sealed class PeersScenario : IScenario
         .Column("concurrency", "conc")
         .Column("keys", "keys")
         .Column("phase", "phase")
+        .Column("round", "round")
         .Column("get_ops", "GET ops/s")
         .Column("get_gbps", "GET GB/s")
         .Column("get_p50_ms", "GET p50 ms")
@@ -559,52 +470,112 @@ public sealed class PeersScenario : IScenario
         return row;
     }
 
-    /// <summary>Ratios of the node to each peer in the same cell, and of every system to the machine's limits.</summary>
+    /// <summary>
+    /// Ratios of the node to each peer, paired round by round (both measured within a minute of each other) and
+    /// reported as the median over the rounds, and of every system to the machine's limits.
+    /// </summary>
     private void AddComparisons(ScenarioResult result, List<Cell> cells, Limits limits)
     {
-        foreach (var cell in cells)
-        {
-            bool reading = cell.Mix != "fill" && cell.Stats.Gets > 0 && MixGetShare[cell.Mix] >= 0.5;
-            double gbps = reading ? cell.Stats.GetGBps : cell.Stats.SetGBps;
-            if (cell.Mix == "fill" ? limits.DiskWrite.TryGetValue(cell.Size, out var disk)
-                    : reading ? limits.DiskRandomRead.TryGetValue((cell.Size, cell.Concurrency), out disk) : limits.DiskWrite.TryGetValue(cell.Size, out disk))
-            {
-                cell.Row["vs_disk"] = gbps / disk;
-                // How much of the disk a tiered system used: its own reads of the device against the raw rate.
-                if (reading && cell.Stats.Disk.ReadBytes > 0) cell.Row["disk_read_vs_raw"] = cell.Stats.Disk.ReadBytes / 1e9 / cell.Stats.Seconds / disk;
-            }
-            if (reading && cell.Stats.Disk.ReadBytes > 0 && cell.Row.TryGetValue("raw_disk_after_gbps", out var after) && after is double rawAfter && rawAfter > 0)
-                cell.Row["disk_read_vs_raw_after"] = cell.Stats.Disk.ReadBytes / 1e9 / cell.Stats.Seconds / rawAfter;
-            double loopback = cell.System.StartsWith("node-uds", StringComparison.Ordinal) ? limits.Uds : limits.Tcp;
-            if (loopback > 0) cell.Row["vs_loopback"] = gbps / loopback;
-            if (!cell.System.StartsWith("node", StringComparison.Ordinal)) continue;
+        foreach (var cell in cells) AddLimitComparisons(cell, limits);
 
-            string suffix = Suffix(new ByteSize(cell.Size));
-            string prefix = cell.System switch { "node-uds" => "node", "node-uds-copy" => "node_uds_copy", _ => "node_tcp" };
-            string op = reading ? "get" : "set";
+        foreach (var phase in cells.Where(c => c.System.StartsWith("node", StringComparison.Ordinal)).GroupBy(c => (c.System, c.Size, c.Concurrency, c.Keys, c.Mix)))
+        {
+            var first = phase.First();
+            string suffix = Suffix(new ByteSize(first.Size));
+            string prefix = first.System switch { "node-uds" => "node", "node-uds-copy" => "node_uds_copy", _ => "node_tcp" };
+            string op = first.Reading ? "get" : "set";
+            bool headline = first.Concurrency == 4 && first.Keys == "uniform" && first.Mix == "read";
+            string where = first.Mix == "fill" ? "fill" : $"c{first.Concurrency}_{first.Keys}_{first.Mix.Replace('-', '_')}";
             foreach (var peer in Peers)
             {
-                var other = cells.FirstOrDefault(c => c.System == peer && c.Size == cell.Size && c.Concurrency == cell.Concurrency && c.Keys == cell.Keys && c.Mix == cell.Mix);
-                if (other is null) continue;
-                double theirs = reading ? other.Stats.GetGBps : other.Stats.SetGBps;
-                if (theirs <= 0) continue;
-                double ratio = gbps / theirs;
-                cell.Row["vs_" + peer] = ratio;
-                string where = cell.Mix == "fill" ? "fill" : $"c{cell.Concurrency}_{cell.Keys}_{cell.Mix.Replace('-', '_')}";
-                result.Ratios[$"{prefix}_vs_{peer}_{op}_{suffix}_{where}"] = ratio;
+                var perRound = new List<double>();
+                foreach (var cell in phase)
+                {
+                    var other = cells.FirstOrDefault(c => c.System == peer && c.SamePhase(cell) && c.Round == cell.Round);
+                    if (other is null || other.GBps <= 0) continue;
+                    double ratio = cell.GBps / other.GBps;
+                    cell.Row["vs_" + peer] = ratio;
+                    perRound.Add(ratio);
+                }
+                if (perRound.Count == 0) continue;
+                result.Ratios[$"{prefix}_vs_{peer}_{op}_{suffix}_{where}"] = Median(perRound);
+                if (!headline) continue;
                 // The headline: 1 MiB values, 4 outstanding GETs, uniform keys, reads only.
-                if (cell.Concurrency == 4 && cell.Keys == "uniform" && cell.Mix == "read")
-                    result.Ratios[$"{prefix}_vs_{peer}_get_{suffix}"] = ratio;
+                result.Ratios[$"{prefix}_vs_{peer}_get_{suffix}"] = Median(perRound);
+                if (perRound.Count > 1)
+                {
+                    result.Ratios[$"{prefix}_vs_{peer}_get_{suffix}_min"] = perRound.Min();
+                    result.Ratios[$"{prefix}_vs_{peer}_get_{suffix}_max"] = perRound.Max();
+                }
             }
-            if (cell.Concurrency == 4 && cell.Keys == "uniform" && cell.Mix == "read")
+            if (!headline) continue;
+            var median = phase.FirstOrDefault(c => c.Row.TryGetValue("median_round", out var m) && m is true) ?? first;
+            void FromRow(string column, string name)
             {
-                if (cell.Row.TryGetValue("vs_disk", out var d) && d is double vd) result.Ratios[$"{prefix}_vs_disk_randread_{suffix}"] = vd;
-                if (cell.Row.TryGetValue("disk_read_vs_raw", out var u) && u is double vu) result.Ratios[$"{prefix}_disk_read_vs_raw_randread_{suffix}"] = vu;
-                if (cell.Row.TryGetValue("disk_read_vs_raw_after", out var ua) && ua is double vua) result.Ratios[$"{prefix}_disk_read_vs_raw_after_{suffix}"] = vua;
-                if (cell.Row.TryGetValue("vs_loopback", out var l) && l is double vl) result.Ratios[$"{prefix}_vs_loopback_{suffix}"] = vl;
-                if (limits.Memcpy2 > 0) result.Ratios[$"{prefix}_vs_memcpy_{suffix}"] = gbps / limits.Memcpy2;
+                if (median.Row.TryGetValue(column, out var v) && v is double d) result.Ratios[name] = d;
+            }
+            FromRow("vs_disk", $"{prefix}_vs_disk_randread_{suffix}");
+            FromRow("disk_read_vs_raw", $"{prefix}_disk_read_vs_raw_randread_{suffix}");
+            FromRow("vs_loopback", $"{prefix}_vs_loopback_{suffix}");
+            if (limits.Memcpy2 > 0) result.Ratios[$"{prefix}_vs_memcpy_{suffix}"] = median.GBps / limits.Memcpy2;
+            var afterRatios = phase.Select(c => c.Row.GetValueOrDefault("disk_read_vs_raw_after")).OfType<double>().ToList();
+            if (afterRatios.Count > 0) result.Ratios[$"{prefix}_disk_read_vs_raw_after_{suffix}"] = Median(afterRatios);
+            var ceilingRatios = phase.Select(c => c.Row.GetValueOrDefault("vs_tiered_ceiling")).OfType<double>().ToList();
+            if (ceilingRatios.Count > 0) result.Ratios[$"{prefix}_vs_tiered_ceiling_{suffix}"] = Median(ceilingRatios);
+            // Redis above the node's ceiling in a round: no store keeping the rest of the working set on this disk could have matched it then.
+            var redisRatios = new List<double>();
+            foreach (var cell in phase)
+            {
+                var redis = cells.FirstOrDefault(c => c.System == "redis" && c.SamePhase(cell) && c.Round == cell.Round);
+                if (redis is not null && redis.GBps > 0 && cell.Row.TryGetValue("tiered_ceiling_gbps", out var tc) && tc is double ceiling)
+                    redisRatios.Add(redis.GBps / ceiling);
+            }
+            if (redisRatios.Count > 0) result.Ratios[$"redis_vs_{prefix}_tiered_ceiling_{suffix}"] = Median(redisRatios);
+        }
+    }
+
+    /// <summary>One phase's rate against the machine's limits: the raw disk at the start of the run and right after the phase, and loopback.</summary>
+    private void AddLimitComparisons(Cell cell, Limits limits)
+    {
+        bool reading = cell.Reading;
+        double gbps = cell.GBps;
+        if (cell.Mix == "fill" ? limits.DiskWrite.TryGetValue(cell.Size, out var disk)
+                : reading ? limits.DiskRandomRead.TryGetValue((cell.Size, cell.Concurrency), out disk) : limits.DiskWrite.TryGetValue(cell.Size, out disk))
+        {
+            cell.Row["vs_disk"] = gbps / disk;
+            // How much of the disk a tiered system used: its own reads of the device against the raw rate.
+            if (reading && cell.Stats.Disk.ReadBytes > 0) cell.Row["disk_read_vs_raw"] = cell.Stats.Disk.ReadBytes / 1e9 / cell.Stats.Seconds / disk;
+        }
+        if (reading && cell.Stats.Disk.ReadBytes > 0 && cell.Row.TryGetValue("raw_disk_after_gbps", out var after) && after is double rawAfter && rawAfter > 0)
+        {
+            cell.Row["disk_read_vs_raw_after"] = cell.Stats.Disk.ReadBytes / 1e9 / cell.Stats.Seconds / rawAfter;
+            double ceiling = TieredCeiling(rawAfter);
+            if (cell.Keys == "uniform" && cell.Mix == "read" && ceiling > 0)
+            {
+                cell.Row["tiered_ceiling_gbps"] = ceiling;
+                cell.Row["vs_tiered_ceiling"] = gbps / ceiling;
             }
         }
+        double loopback = cell.System.StartsWith("node-uds", StringComparison.Ordinal) ? limits.Uds : limits.Tcp;
+        if (loopback > 0) cell.Row["vs_loopback"] = gbps / loopback;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        int mid = sorted.Count / 2;
+        return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+
+    /// <summary>
+    /// The most GET bytes per second any store that answers every GET can serve under uniform keys with this
+    /// RAM budget: at most RAM / working set of the values are in RAM, so at least the rest of every GET byte
+    /// comes from the disk, at the rate the raw disk gave right after the phase.
+    /// </summary>
+    private double TieredCeiling(double rawDiskGBps)
+    {
+        double diskShare = 1 - 1 / _workingSetFactor;
+        return diskShare > 0 ? rawDiskGBps / diskShare : 0;
     }
 
     private static string Suffix(ByteSize size)
