@@ -149,6 +149,8 @@ stop() {
   local pid
   pid=$(cat "$pidfile")
   if kill -0 "$pid" 2>/dev/null; then
+    # The scenario freezes servers between their phases (SIGSTOP); a frozen one would not act on SIGTERM.
+    kill -CONT "$pid" 2>/dev/null || true
     kill -TERM "$pid"
     for _ in $(seq 1 200); do
       kill -0 "$pid" 2>/dev/null || break

@@ -95,7 +95,18 @@ public sealed partial class PeersScenario
         }
         finally
         {
-            foreach (var system in running) await StopSystemAsync(context, system);
+            // Every server is stopped even when one of them fails to stop.
+            foreach (var system in running)
+            {
+                try
+                {
+                    await StopSystemAsync(context, system);
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or IOException or System.ComponentModel.Win32Exception)
+                {
+                    context.Progress($"{system.System}: stopping failed: {ex.Message}");
+                }
+            }
         }
         return cells;
     }
