@@ -49,7 +49,9 @@ public sealed partial class PeersScenario
             for (int i = 0; i < _systems.Count; i++)
             {
                 ct.ThrowIfCancellationRequested();
-                var started = await StartSystemAsync(context, _systems[i], i, size, count, keys, warn, ct);
+                // The node systems are separate node processes side by side: the n-th of them listens on the node port + n.
+                int nodeIndex = _systems.Take(i).Count(s => s.StartsWith("node", StringComparison.Ordinal));
+                var started = await StartSystemAsync(context, _systems[i], nodeIndex, size, count, keys, warn, ct);
                 running.Add(started.System);
                 var fillRow = AddPhaseRow(result, started.System.System, size, _fillConcurrency, "", "fill (100% SET)", started.Fill);
                 fillRow["round"] = 0;
@@ -111,7 +113,7 @@ public sealed partial class PeersScenario
         return cells;
     }
 
-    private async Task<(RunningSystem System, PhaseStats Fill)> StartSystemAsync(ScenarioContext context, string system, int index, ByteSize size, long count, KeySet keys,
+    private async Task<(RunningSystem System, PhaseStats Fill)> StartSystemAsync(ScenarioContext context, string system, int nodeIndex, ByteSize size, long count, KeySet keys,
         Action<string> warn, CancellationToken ct)
     {
         int valueBytes = (int)size.Bytes;
@@ -120,8 +122,7 @@ public sealed partial class PeersScenario
         string folder = Path.Combine(context.DataDirectory, $"{Suffix(size)}-{system}");
         context.Progress($"{size} {system}: start ({_ram} RAM, {dataBytes / 1e9:F2} GB working set)");
         PageCache.Drop(warn);
-        // The node systems are separate node processes running side by side, so each needs its own TCP port.
-        var environment = server == "node" ? new Dictionary<string, string> { ["PEERS_NODE_PORT"] = (NodePort + index).ToString(CultureInfo.InvariantCulture) } : null;
+        var environment = server == "node" ? new Dictionary<string, string> { ["PEERS_NODE_PORT"] = (NodePort + nodeIndex).ToString(CultureInfo.InvariantCulture) } : null;
         var started = await PeersScript(context, ["start", server, folder, Mib(_ram.Bytes), Mib(dataBytes), .. server == "node" ? _nodeArgs : []], ct, environment);
         int pid = int.Parse(started["pid"], CultureInfo.InvariantCulture);
         IKvTarget? target = null;
